@@ -1,0 +1,145 @@
+#include "model/blocks.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+
+namespace pocket::blocks {
+
+void prepare_batch(const Batch& batch, int64_t n_vocab, const std::string& where,
+                   ForwardScratch& s) {
+  const auto n_tokens = static_cast<int64_t>(batch.tokens.size());
+  if (n_tokens > s.max_tokens) {
+    fail(where, ": batch of ", n_tokens, " tokens exceeds the batch size ", s.max_tokens);
+  }
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    if (batch.tokens[t] < 0 || batch.tokens[t] >= n_vocab) {
+      fail(where, ": token id ", batch.tokens[t], " out of range [0, ", n_vocab, ")");
+    }
+  }
+  int64_t covered = 0;
+  for (const auto& seg : batch.segments) {
+    if (seg.first < 0 || seg.count < 0 || seg.first + seg.count > n_tokens) {
+      fail(where, ": batch segment [", seg.first, ", +", seg.count, ") out of range");
+    }
+    if (seg.cache->size() + seg.count > seg.cache->n_ctx()) {
+      fail(where, ": context is full (", seg.cache->size(), " + ", seg.count, " tokens > n_ctx ",
+           seg.cache->n_ctx(), ")");
+    }
+    for (int64_t i = 0; i < seg.count; ++i) {
+      s.positions[static_cast<size_t>(seg.first + i)] = static_cast<int32_t>(seg.cache->size() + i);
+    }
+    covered += seg.count;
+  }
+  if (covered != n_tokens) fail(where, ": batch segments cover ", covered, " of ", n_tokens, " tokens");
+  for (int64_t r : batch.output_rows) {
+    if (r < 0 || r >= n_tokens) fail(where, ": output row ", r, " out of range");
+  }
+}
+
+void embed(const TensorView& table, std::span<const int32_t> tokens, float scale, float* x) {
+  const int64_t width = table.ne[0];
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    float* row = x + static_cast<int64_t>(t) * width;
+    kernels::get_row(table, tokens[t], row);
+    if (scale != 0.0f) {
+      for (int64_t i = 0; i < width; ++i) row[i] *= scale;
+    }
+  }
+}
+
+void rms_norm_rows(const float* x, const float* weight, int64_t n_rows, int64_t width, float eps,
+                   float* out) {
+  for (int64_t t = 0; t < n_rows; ++t) kernels::rms_norm(x + t * width, weight, width, eps, out + t * width);
+}
+
+void layer_norm_rows(const float* x, const float* weight, const float* bias, int64_t n_rows,
+                     int64_t width, float eps, float* out) {
+  for (int64_t t = 0; t < n_rows; ++t) {
+    kernels::layer_norm(x + t * width, weight, bias, width, eps, out + t * width);
+  }
+}
+
+void add_rows(float* y, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+void add_bias(float* y, const float* bias, int64_t n_rows, int64_t width) {
+  if (bias == nullptr) return;
+  for (int64_t t = 0; t < n_rows; ++t) add_rows(y + t * width, bias, width);
+}
+
+void rope_rows(float* x, int64_t n_rows, int64_t n_heads, int64_t head_dim,
+               const int32_t* positions, const kernels::RopeParams& params) {
+  for (int64_t t = 0; t < n_rows; ++t) {
+    kernels::rope(x + t * n_heads * head_dim, static_cast<int>(n_heads), static_cast<int>(head_dim),
+                  positions[t], params);
+  }
+}
+
+void linear(const TensorView& w, const float* bias, const float* x, int64_t n_rows, float* y,
+            ThreadPool& pool, kernels::Workspace& ws) {
+  kernels::matmul(w, x, n_rows, y, pool, ws);
+  add_bias(y, bias, n_rows, w.ne[1]);
+}
+
+void cached_attention(const Batch& batch, int64_t layer, const kernels::AttentionParams& params,
+                      const float* q, const float* k, const float* v, const int32_t* positions,
+                      float* out, ThreadPool& pool, kernels::Workspace& ws) {
+  const int64_t kv_dim = static_cast<int64_t>(params.n_kv_heads) * params.head_dim;
+  const int64_t q_dim = static_cast<int64_t>(params.n_heads) * params.head_dim;
+  for (const auto& seg : batch.segments) {
+    KvCache& cache = *seg.cache;
+    for (int64_t i = 0; i < seg.count; ++i) {
+      const int64_t t = seg.first + i;
+      kernels::to_f16(k + t * kv_dim, cache.keys(layer, positions[t]), kv_dim);
+      kernels::to_f16(v + t * kv_dim, cache.values(layer, positions[t]), kv_dim);
+    }
+    const int64_t n_kv = cache.size() + seg.count;
+    kernels::attention(params, q + seg.first * q_dim, seg.count, positions + seg.first,
+                       cache.keys(layer, 0), cache.values(layer, 0), n_kv,
+                       out + seg.first * q_dim, pool, ws);
+  }
+}
+
+void gated_ffn(const TensorView& w_gate, const TensorView& w_up, const TensorView& w_down,
+               Activation act, const float* xn, int64_t n_rows, ForwardScratch& s, float* out,
+               ThreadPool& pool) {
+  const int64_t d_ff = w_gate.ne[1];
+  kernels::matmul(w_gate, xn, n_rows, s.gate.data(), pool, s.ws);
+  kernels::matmul(w_up, xn, n_rows, s.up.data(), pool, s.ws);
+  if (act == Activation::Silu) {
+    kernels::swiglu(s.gate.data(), s.up.data(), n_rows * d_ff, s.gate.data());
+  } else {
+    kernels::geglu(s.gate.data(), s.up.data(), n_rows * d_ff, s.gate.data());
+  }
+  kernels::matmul(w_down, s.gate.data(), n_rows, out, pool, s.ws);
+}
+
+void commit_batch(const Batch& batch) {
+  for (const auto& seg : batch.segments) seg.cache->advance(seg.count);
+}
+
+void output_rows(const Batch& batch, const float* normed, int64_t d_model,
+                 const TensorView& output, float final_softcap, ForwardScratch& s, float* out,
+                 ThreadPool& pool) {
+  const auto n_out = static_cast<int64_t>(batch.output_rows.size());
+  if (batch.embeddings) {
+    for (int64_t r = 0; r < n_out; ++r) {
+      std::memcpy(out + r * d_model, normed + batch.output_rows[r] * d_model, d_model * sizeof(float));
+    }
+    return;
+  }
+  float* rows = s.rows.data();
+  for (int64_t r = 0; r < n_out; ++r) {
+    std::memcpy(rows + r * d_model, normed + batch.output_rows[r] * d_model, d_model * sizeof(float));
+  }
+  kernels::matmul(output, rows, n_out, out, pool, s.ws);
+  if (final_softcap > 0) {
+    const int64_t n = n_out * output.ne[1];
+    for (int64_t i = 0; i < n; ++i) out[i] = final_softcap * std::tanh(out[i] / final_softcap);
+  }
+}
+
+}  // namespace pocket::blocks

@@ -1,0 +1,56 @@
+// Shared transformer blocks: the pieces every architecture's forward pass is built from.
+// Each works on all tokens of a batch at once (rows of [n_tokens][width] buffers), so weight
+// matrices are streamed once per batch, not once per token.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "kernels/kernels.h"
+#include "model/model.h"
+
+namespace pocket::blocks {
+
+enum class Activation { Silu, Gelu };
+
+// Checks token ids and cache capacity, then fills positions[t] for every batch row.
+void prepare_batch(const Batch& batch, int64_t n_vocab, const std::string& where,
+                   ForwardScratch& s);
+
+// x[t] = row tokens[t] of the embedding table, times `scale` when scale != 0.
+void embed(const TensorView& table, std::span<const int32_t> tokens, float scale, float* x);
+
+void rms_norm_rows(const float* x, const float* weight, int64_t n_rows, int64_t width, float eps,
+                   float* out);
+void layer_norm_rows(const float* x, const float* weight, const float* bias, int64_t n_rows,
+                     int64_t width, float eps, float* out);
+void add_rows(float* y, const float* x, int64_t n);                       // y += x
+void add_bias(float* y, const float* bias, int64_t n_rows, int64_t width);  // y[t] += bias
+void rope_rows(float* x, int64_t n_rows, int64_t n_heads, int64_t head_dim,
+               const int32_t* positions, const kernels::RopeParams& params);
+
+// y = x W^T (+ bias), for n_rows rows of x.
+void linear(const TensorView& w, const float* bias, const float* x, int64_t n_rows, float* y,
+            ThreadPool& pool, kernels::Workspace& ws);
+
+// Stores the batch's k and v rows into each segment's cache at its positions, then runs
+// attention of each segment's queries against that cache. q, out: [n_tokens][q_dim].
+void cached_attention(const Batch& batch, int64_t layer, const kernels::AttentionParams& params,
+                      const float* q, const float* k, const float* v, const int32_t* positions,
+                      float* out, ThreadPool& pool, kernels::Workspace& ws);
+
+// out = W_down (act(W_gate x) * (W_up x)), for n_rows rows of xn.
+void gated_ffn(const TensorView& w_gate, const TensorView& w_up, const TensorView& w_down,
+               Activation act, const float* xn, int64_t n_rows, ForwardScratch& s, float* out,
+               ThreadPool& pool);
+
+// Advances each segment's cache past the tokens just processed.
+void commit_batch(const Batch& batch);
+
+// Final step: normed hidden state rows -> logits (or the hidden states themselves).
+// `normed` holds [n_tokens][d_model]; selected rows are gathered before the output matmul.
+void output_rows(const Batch& batch, const float* normed, int64_t d_model,
+                 const TensorView& output, float final_softcap, ForwardScratch& s, float* out,
+                 ThreadPool& pool);
+
+}  // namespace pocket::blocks

@@ -1,0 +1,70 @@
+// End-to-end tests of the `pocket` binary: generate, info, and error exits.
+#include <gtest/gtest.h>
+
+#include "reference_data.h"
+#include "run_command.h"
+#include "test_paths.h"
+
+namespace pocket {
+namespace {
+
+// The known greedy TinyStories continuation of "Once upon a time" (../shared/models/MANIFEST.md).
+constexpr const char* kStoryContinuation =
+    ", there was a little girl named Lily. She loved to play outside in the park. One day, she "
+    "saw a big, red ball.";
+
+std::string pocket() { return test::pocket_binary(); }
+
+TEST(Cli, GenerateStoriesPrintsTheReferenceStory) {
+  auto r = test::run_command(pocket() + " generate -m " + test::model_path("stories260K.gguf") +
+                             " -p \"Once upon a time\" -n 64 --temp 0");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  test::ReferenceModel ref = test::load_reference("stories260K");
+  EXPECT_EQ(r.out.rfind(ref.cases[0].gen_text, 0), 0u) << "output: " << r.out;
+  EXPECT_EQ(r.out.rfind(kStoryContinuation, 0), 0u) << "output: " << r.out;
+  EXPECT_NE(r.err.find("tokens/s"), std::string::npos) << r.err;
+}
+
+TEST(Cli, SameSeedSameText) {
+  std::string cmd = pocket() + " generate -m " + test::model_path("stories260K.gguf") +
+                    " -p \"Once upon a time\" -n 40 --temp 0.9 --top-k 40 --top-p 0.9 --seed 7";
+  auto a = test::run_command(cmd);
+  auto b = test::run_command(cmd);
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(a.out, b.out);
+  auto c = test::run_command(pocket() + " generate -m " + test::model_path("stories260K.gguf") +
+                             " -p \"Once upon a time\" -n 40 --temp 0.9 --top-k 40 --top-p 0.9 --seed 8");
+  EXPECT_NE(a.out, c.out);
+}
+
+TEST(Cli, GenerateReadsPromptFileByteForByte) {
+  auto path = std::filesystem::temp_directory_path() / "pocket_prompt.txt";
+  std::ofstream(path, std::ios::binary) << "Once upon a time";
+  auto r = test::run_command(pocket() + " generate -m " + test::model_path("stories260K.gguf") +
+                             " -f " + path.string() + " -n 16 --temp 0");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind(", there was a little girl", 0), 0u) << r.out;
+}
+
+TEST(Cli, InfoDescribesTheModel) {
+  auto r = test::run_command(pocket() + " info " + test::model_path("llama-spm-q4_k_m.gguf"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("architecture:    llama"), std::string::npos);
+  EXPECT_NE(r.out.find("Q4_K"), std::string::npos);
+  EXPECT_NE(r.out.find("tokenizer.ggml.tokens"), std::string::npos);
+  EXPECT_NE(r.out.find("... (32000 string)"), std::string::npos);
+}
+
+TEST(Cli, BadInputExitsNonZeroWithNamedError) {
+  auto r = test::run_command(pocket() + " generate -m " + test::shared_dir() + "/models/MANIFEST.md -p hi");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("MANIFEST.md: not a GGUF file"), std::string::npos) << r.err;
+  r = test::run_command(pocket() + " generate -m /nonexistent.gguf -p hi");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("/nonexistent.gguf: cannot open"), std::string::npos) << r.err;
+  r = test::run_command(pocket() + " info " + test::shared_dir() + "/vocab/ggml-vocab-bert-bge.gguf.inp");
+  EXPECT_NE(r.exit_code, 0);
+}
+
+}  // namespace
+}  // namespace pocket
