@@ -10,7 +10,13 @@
 
 namespace pocket {
 
-std::unique_ptr<Model> create_llama(gguf::File file);
+std::unique_ptr<Model> create_llama(gguf::File file);   // llama.cpp (also Mistral)
+std::unique_ptr<Model> create_qwen2(gguf::File file);   // qwen2.cpp
+std::unique_ptr<Model> create_qwen3(gguf::File file);   // qwen2.cpp
+std::unique_ptr<Model> create_gemma2(gguf::File file);  // gemma.cpp
+std::unique_ptr<Model> create_gemma3(gguf::File file);  // gemma.cpp
+std::unique_ptr<Model> create_phi3(gguf::File file);    // phi3.cpp
+std::unique_ptr<Model> create_bert(gguf::File file);    // bert.cpp
 
 // Reads the hyperparameters common to decoder-only families under `prefix` ("llama", ...):
 // sizes, heads, norm epsilon, RoPE, context length, vocabulary size. Throws on missing keys.

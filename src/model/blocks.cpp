@@ -117,6 +117,23 @@ void gated_ffn(const TensorView& w_gate, const TensorView& w_up, const TensorVie
   kernels::matmul(w_down, s.gate.data(), n_rows, out, pool, s.ws);
 }
 
+TensorView row_slice(const TensorView& w, int64_t first, int64_t count) {
+  if (first < 0 || count <= 0 || first + count > w.ne[1]) {
+    fail("tensor '", w.name, "': rows [", first, ", ", first + count, ") out of range (", w.ne[1], " rows)");
+  }
+  TensorView view = w;
+  view.ne[1] = count;
+  view.data = w.row(first);
+  return view;
+}
+
+void head_rms_norm(float* x, const float* weight, int64_t n_rows, int64_t n_heads,
+                   int64_t head_dim, float eps) {
+  // Rows of [n_heads * head_dim] are n_heads rows of [head_dim]; normalize them in place.
+  const int64_t n = n_rows * n_heads;
+  for (int64_t r = 0; r < n; ++r) kernels::rms_norm(x + r * head_dim, weight, head_dim, eps, x + r * head_dim);
+}
+
 void commit_batch(const Batch& batch) {
   for (const auto& seg : batch.segments) seg.cache->advance(seg.count);
 }

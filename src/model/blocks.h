@@ -44,6 +44,16 @@ void gated_ffn(const TensorView& w_gate, const TensorView& w_up, const TensorVie
                Activation act, const float* xn, int64_t n_rows, ForwardScratch& s, float* out,
                ThreadPool& pool);
 
+// Rows [first, first + count) of a weight matrix, as a view into the same bytes: a fused
+// projection (phi3's attn_qkv, gate+up ffn_up) runs as separate matmuls, with no copy and no
+// extra scratch. Each output element is the same dot product either way.
+TensorView row_slice(const TensorView& w, int64_t first, int64_t count);
+
+// RMSNorm of every head of every row, with one weight vector of head_dim shared by all heads
+// (qwen3 / gemma3 Q and K norms). x: [n_rows][n_heads * head_dim], in place.
+void head_rms_norm(float* x, const float* weight, int64_t n_rows, int64_t n_heads,
+                   int64_t head_dim, float eps);
+
 // Advances each segment's cache past the tokens just processed.
 void commit_batch(const Batch& batch);
 

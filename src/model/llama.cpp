@@ -1,6 +1,7 @@
 // The llama family: Llama 2/3.x, Mistral, TinyLlama, SmolLM and the many fine-tunes that share
 // its GGUF layout. RMSNorm, RoPE (with Llama 3 frequency factors), grouped-query attention
-// over an f16 KV cache, SwiGLU FFN, tied or separate output. Three parts: config from GGUF,
+// over an f16 KV cache (windowed on every layer when llama.attention.sliding_window is set, as
+// in Mistral), SwiGLU FFN, tied or separate output. Three parts: config from GGUF,
 // weight binding, forward.
 #include <cmath>
 
@@ -28,6 +29,8 @@ class LlamaModel final : public Model {
  public:
   explicit LlamaModel(gguf::File file) : Model(std::move(file)) {
     config_ = read_decoder_config(file_, "llama");
+    // Mistral 7B v0.1 windows every layer; most llama-layout files have no window (0).
+    config_.sliding_window = file_.get_int("llama.attention.sliding_window", 0);
     bind();
   }
 

@@ -11,7 +11,9 @@ namespace pocket {
 namespace {
 
 constexpr ArchitectureEntry kArchitectures[] = {
-    {"llama", create_llama},
+    {"llama", create_llama},   {"qwen2", create_qwen2}, {"qwen3", create_qwen3},
+    {"gemma2", create_gemma2}, {"gemma3", create_gemma3}, {"phi3", create_phi3},
+    {"bert", create_bert},
 };
 
 }  // namespace
