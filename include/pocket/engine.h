@@ -23,6 +23,7 @@ struct EngineOptions {
   int64_t n_ctx = 0;      // context per sequence; 0: min(training context, 4096)
   int64_t n_batch = 512;  // tokens per forward pass
   bool check_memory = true;
+  uint64_t memory_limit_bytes = 0;  // refuse loads needing more; 0: the available memory
 };
 
 // What a load needs, computed before anything is allocated.
@@ -92,7 +93,11 @@ class Engine {
   ForwardScratch scratch_;
   std::vector<std::unique_ptr<KvCache>> sequences_;  // index = SeqId; null when removed
   std::vector<float> logits_;
+  // Reused by decode() so that steady-state decoding allocates nothing.
   std::vector<float> pass_out_;
+  std::vector<int32_t> pass_tokens_;
+  std::vector<Batch::Segment> pass_segments_;
+  std::vector<int64_t> pass_rows_, pass_dest_, request_rows_;
 };
 
 // Memory needed to load `path` with these options (also used by load() to refuse early).

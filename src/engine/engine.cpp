@@ -56,7 +56,7 @@ static int64_t resolve_batch(const EngineOptions& o, int64_t n_ctx) {
 static MemoryEstimate checked_estimate(const EngineOptions& o, const Model& model) {
   const int64_t n_ctx = resolve_ctx(o, model.config());
   MemoryEstimate m = estimate_memory(model.file(), model.config(), n_ctx, resolve_batch(o, n_ctx));
-  const uint64_t available = available_memory_bytes();
+  const uint64_t available = o.memory_limit_bytes > 0 ? o.memory_limit_bytes : available_memory_bytes();
   if (o.check_memory && available > 0 && m.total() > available) {
     fail(model.file().path(), ": needs ", mib(m.total()), " (weights ", mib(m.weights_bytes),
          " + KV cache ", mib(m.kv_cache_bytes), " for ", n_ctx, " tokens + scratch ",
@@ -129,11 +129,13 @@ std::span<const float> Engine::decode(std::span<const Request> requests) {
   logits_.resize(static_cast<size_t>(total_rows * n_vocab));
 
   // Pack tokens into passes of at most n_batch: (request, offset) cursors walk the requests.
-  std::vector<int32_t> tokens;
-  std::vector<Batch::Segment> segments;
-  std::vector<int64_t> out_rows;
-  std::vector<int64_t> out_dest;  // logits_ row each output goes to
-  std::vector<int64_t> next_row(requests.size());
+  // The packing buffers are members so that the token loop does not allocate.
+  std::vector<int32_t>& tokens = pass_tokens_;
+  std::vector<Batch::Segment>& segments = pass_segments_;
+  std::vector<int64_t>& out_rows = pass_rows_;
+  std::vector<int64_t>& out_dest = pass_dest_;  // logits_ row each output goes to
+  std::vector<int64_t>& next_row = request_rows_;
+  next_row.resize(requests.size());
   int64_t dest = 0;
   for (size_t i = 0; i < requests.size(); ++i) {
     next_row[i] = dest;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <unordered_map>
 
 #include "core/error.h"
 
@@ -38,14 +37,16 @@ void Sampler::apply_penalties() {
   const bool any = params_.repeat_penalty != 1.0f || params_.presence_penalty != 0.0f ||
                    params_.frequency_penalty != 0.0f;
   if (!any || recent_.empty()) return;
-  std::unordered_map<int32_t, int> counts;
-  for (int32_t t : recent_) ++counts[t];
-  for (auto& c : candidates_) {
-    auto it = counts.find(c.id);
-    if (it == counts.end()) continue;
+  // Count occurrences in the (short) window; candidates_ is still in id order here.
+  counts_.clear();
+  for (int32_t t : recent_) {
+    if (t >= 0 && static_cast<size_t>(t) < candidates_.size()) ++counts_[t];
+  }
+  for (const auto& [id, count] : counts_) {
+    Candidate& c = candidates_[static_cast<size_t>(id)];
     // Repetition penalty as in CTRL: divide positive logits, multiply negative ones.
     c.logit = c.logit > 0 ? c.logit / params_.repeat_penalty : c.logit * params_.repeat_penalty;
-    c.logit -= static_cast<float>(it->second) * params_.frequency_penalty + params_.presence_penalty;
+    c.logit -= static_cast<float>(count) * params_.frequency_penalty + params_.presence_penalty;
   }
 }
 
@@ -69,7 +70,8 @@ int32_t Sampler::sample(std::span<const float> logits) {
   candidates_.resize(n);
 
   // Probabilities at temperature 1 for the top-p / min-p filters (as the common chains do).
-  std::vector<double> probs(n);
+  std::vector<double>& probs = probs_;
+  probs.resize(n);
   double sum = 0;
   for (size_t i = 0; i < n; ++i) sum += probs[i] = std::exp(static_cast<double>(candidates_[i].logit - candidates_[0].logit));
   if (params_.top_p < 1.0f) {
@@ -91,7 +93,8 @@ int32_t Sampler::sample(std::span<const float> logits) {
   }
   candidates_.resize(n);
 
-  std::vector<double> weights(n);
+  std::vector<double>& weights = weights_;
+  weights.resize(n);
   for (size_t i = 0; i < n; ++i) {
     weights[i] = std::exp(static_cast<double>(candidates_[i].logit - candidates_[0].logit) / params_.temperature);
   }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <random>
 #include <span>
 #include <vector>
@@ -47,6 +48,8 @@ class Sampler {
   std::mt19937_64 rng_;
   std::deque<int32_t> recent_;
   std::vector<Candidate> candidates_;  // reused between calls
+  std::vector<double> probs_, weights_;
+  std::map<int32_t, int> counts_;
 };
 
 // Index of the largest value; the lowest index wins ties.

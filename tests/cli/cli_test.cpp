@@ -1,6 +1,9 @@
 // End-to-end tests of the `pocket` binary: generate, info, and error exits.
 #include <gtest/gtest.h>
 
+#include <regex>
+
+#include "gguf/gguf.h"
 #include "reference_data.h"
 #include "run_command.h"
 #include "test_paths.h"
@@ -64,6 +67,32 @@ TEST(Cli, BadInputExitsNonZeroWithNamedError) {
   EXPECT_NE(r.err.find("/nonexistent.gguf: cannot open"), std::string::npos) << r.err;
   r = test::run_command(pocket() + " info " + test::shared_dir() + "/vocab/ggml-vocab-bert-bge.gguf.inp");
   EXPECT_NE(r.exit_code, 0);
+}
+
+// Issue 2: peak resident memory while generating is at most file + KV cache + 64 MiB.
+TEST(Cli, PeakMemoryIsFilePlusKvCachePlus64MiB) {
+  constexpr uint64_t kOverheadBytes = 64ull << 20;
+  constexpr int64_t kContext = 2048;
+  if (!std::filesystem::exists("/usr/bin/time")) GTEST_SKIP() << "/usr/bin/time missing (package 'time')";
+  for (const char* file : {"llama3-bpe-f16-q4_0embd.gguf", "llama-spm-q4_k_m.gguf", "stories260K.gguf"}) {
+    const std::string path = test::model_path(file);
+    gguf::File f = gguf::File::open(path);
+    const int64_t layers = f.get_int("llama.block_count");
+    const int64_t heads = f.get_int("llama.attention.head_count");
+    const int64_t kv_heads = f.get_int("llama.attention.head_count_kv", heads);
+    const int64_t head_dim = f.get_int("llama.embedding_length") / heads;
+    const uint64_t kv_bytes = 2ull * 2 * static_cast<uint64_t>(layers * kContext * kv_heads * head_dim);
+    auto r = test::run_command("/usr/bin/time -v " + pocket() + " generate -m " + path +
+                               " -p \"Once upon a time\" -n 32 --temp 0 -c " + std::to_string(kContext));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(r.err, m, std::regex("Maximum resident set size \\(kbytes\\): (\\d+)")));
+    const uint64_t rss = std::stoull(m[1]) * 1024;
+    const uint64_t budget = f.file_size() + kv_bytes + kOverheadBytes;
+    std::printf("%s: peak RSS %.1f MiB, budget %.1f MiB (file %.1f + KV %.1f + 64)\n", file,
+                rss / 1048576.0, budget / 1048576.0, f.file_size() / 1048576.0, kv_bytes / 1048576.0);
+    EXPECT_LE(rss, budget) << file;
+  }
 }
 
 }  // namespace

@@ -1,0 +1,129 @@
+// Engine API: batched decoding of several sequences, prefix reuse, context and memory limits.
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "pocket/engine.h"
+#include "test_paths.h"
+
+namespace pocket {
+namespace {
+
+std::unique_ptr<Engine> load(const char* file, int64_t n_ctx = 256, int threads = 2) {
+  EngineOptions o;
+  o.model_path = test::model_path(file);
+  o.n_ctx = n_ctx;
+  o.n_threads = threads;
+  return Engine::load(o);
+}
+
+std::vector<float> decode_alone(Engine& e, std::span<const int32_t> tokens) {
+  SeqId s = e.create_sequence();
+  Engine::Request r{s, tokens, true};
+  auto out = e.decode(std::span(&r, 1));
+  std::vector<float> copy(out.begin(), out.end());
+  e.remove_sequence(s);
+  return copy;
+}
+
+TEST(Engine, BatchedSequencesMatchSeparateDecoding) {
+  auto e = load("llama-spm-q4_k_m.gguf");
+  std::vector<int32_t> a = e->tokenizer().encode("The quick brown fox", true, true);
+  std::vector<int32_t> b = e->tokenizer().encode("Lily had a red ball and a small dog", true, true);
+  std::vector<float> want_a = decode_alone(*e, a);
+  std::vector<float> want_b = decode_alone(*e, b);
+
+  SeqId sa = e->create_sequence();
+  SeqId sb = e->create_sequence();
+  Engine::Request both[] = {{sa, a, true}, {sb, b, true}};
+  auto got = e->decode(both);
+  ASSERT_EQ(got.size(), want_a.size() + want_b.size());
+  // Each row is computed from its own sequence only: results are identical, not just close.
+  EXPECT_TRUE(std::equal(want_a.begin(), want_a.end(), got.begin()));
+  EXPECT_TRUE(std::equal(want_b.begin(), want_b.end(), got.begin() + static_cast<std::ptrdiff_t>(want_a.size())));
+
+  // One more token for each, decoded together, equals continuing each alone.
+  const int32_t next_a = 100, next_b = 200;
+  Engine::Request step[] = {{sa, std::span(&next_a, 1), false}, {sb, std::span(&next_b, 1), false}};
+  auto together = e->decode(step);
+  std::vector<float> together_copy(together.begin(), together.end());
+  std::vector<int32_t> a2 = a, b2 = b;
+  a2.push_back(next_a);
+  b2.push_back(next_b);
+  std::vector<float> alone_a = decode_alone(*e, a2);
+  std::vector<float> alone_b = decode_alone(*e, b2);
+  const int64_t v = e->config().n_vocab;
+  EXPECT_TRUE(std::equal(together_copy.begin(), together_copy.begin() + v, alone_a.end() - v));
+  EXPECT_TRUE(std::equal(together_copy.begin() + v, together_copy.end(), alone_b.end() - v));
+}
+
+TEST(Engine, SmallBatchSizeSplitsPromptWithoutChangingResults) {
+  auto big = load("stories260K.gguf");
+  EngineOptions o;
+  o.model_path = test::model_path("stories260K.gguf");
+  o.n_ctx = 256;
+  o.n_batch = 3;
+  auto small = Engine::load(o);
+  std::vector<int32_t> t = big->tokenizer().encode("Once upon a time there was a dog named Max", true, true);
+  std::vector<float> want = decode_alone(*big, t);
+  std::vector<float> got = decode_alone(*small, t);
+  ASSERT_EQ(want.size(), got.size());
+  for (size_t i = 0; i < want.size(); ++i) ASSERT_NEAR(want[i], got[i], 1e-4f) << i;
+}
+
+TEST(Engine, TruncatedPrefixIsReusable) {
+  auto e = load("stories260K.gguf");
+  std::vector<int32_t> t = e->tokenizer().encode("Once upon a time there was", true, true);
+  std::vector<float> want = decode_alone(*e, t);
+  SeqId s = e->create_sequence();
+  std::vector<int32_t> other = t;
+  other.back() = 300;
+  Engine::Request r{s, other, false};
+  e->decode(std::span(&r, 1));
+  e->truncate_sequence(s, static_cast<int64_t>(t.size()) - 1);  // keep the shared prefix
+  Engine::Request last{s, std::span(&t.back(), 1), false};
+  auto got = e->decode(std::span(&last, 1));
+  const int64_t v = e->config().n_vocab;
+  for (int64_t i = 0; i < v; ++i) ASSERT_NEAR(got[static_cast<size_t>(i)], want[want.size() - static_cast<size_t>(v) + static_cast<size_t>(i)], 1e-4f);
+}
+
+TEST(Engine, ContextFullIsAnError) {
+  auto e = load("stories260K.gguf", 8);
+  std::vector<int32_t> t(9, 300);
+  SeqId s = e->create_sequence();
+  Engine::Request r{s, t, false};
+  EXPECT_THROW(e->decode(std::span(&r, 1)), Error);
+  std::vector<int32_t> bad = {1, 99999};
+  Engine::Request rb{s, bad, false};
+  EXPECT_THROW(e->decode(std::span(&rb, 1)), Error);
+  EXPECT_THROW(e->sequence_length(42), Error);
+}
+
+TEST(Engine, RefusesToLoadBeyondTheMemoryLimitWithTheNumbers) {
+  EngineOptions o;
+  o.model_path = test::model_path("llama-spm-q8_0.gguf");
+  o.n_ctx = 4096;
+  o.memory_limit_bytes = 8 << 20;
+  try {
+    Engine::load(o);
+    FAIL() << "expected a refusal";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("llama-spm-q8_0.gguf: needs"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("KV cache"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("only 8 MiB"), std::string::npos) << msg;
+  }
+}
+
+TEST(Engine, UnsupportedArchitectureNamesItAndListsSupported) {
+  try {
+    Engine::load({.model_path = test::shared_dir() + "/vocab/ggml-vocab-gpt-2.gguf"});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("unsupported architecture 'gpt2'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("llama"), std::string::npos) << msg;
+  }
+}
+
+}  // namespace
+}  // namespace pocket
