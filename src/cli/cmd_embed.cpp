@@ -24,10 +24,14 @@ struct EmbedArgs {
 
 const char* pooling_name(Pooling p) {
   switch (p) {
-    case Pooling::None: return "none";
-    case Pooling::Mean: return "mean";
-    case Pooling::Cls: return "cls";
-    case Pooling::Last: return "last";
+    case Pooling::None:
+      return "none";
+    case Pooling::Mean:
+      return "mean";
+    case Pooling::Cls:
+      return "cls";
+    case Pooling::Last:
+      return "last";
   }
   return "none";
 }
@@ -70,7 +74,8 @@ void setup(CLI::App& app) {
   cmd->add_option("text", args->texts, "Texts to embed")->required();
   cmd->add_option("--pooling", args->pooling, "mean, cls or last (default: the model's)");
   cmd->add_option("-t,--threads", args->threads, "Threads (default: all cores)");
-  cmd->add_option("-c,--ctx-size", args->ctx, "Longest input in tokens (default: min(training, 4096))");
+  cmd->add_option("-c,--ctx-size", args->ctx,
+                  "Longest input in tokens (default: min(training, 4096))");
   cmd->callback([args] { run_embed(*args); });
 }
 

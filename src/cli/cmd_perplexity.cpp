@@ -61,7 +61,8 @@ void run(const PerplexityArgs& args) {
   if (n_ctx <= 0) {
     gguf::File f = gguf::File::open(args.model);
     const std::string arch(f.get_string("general.architecture", ""));
-    n_ctx = std::min<int64_t>(kDefaultContext, f.get_int(arch + ".context_length", kDefaultContext));
+    n_ctx =
+        std::min<int64_t>(kDefaultContext, f.get_int(arch + ".context_length", kDefaultContext));
   }
   EngineOptions options;
   options.model_path = args.model;
@@ -90,7 +91,8 @@ void run(const PerplexityArgs& args) {
     fail("perplexity: the text has ", tokens.size(), " tokens, fewer than one window of ", n_ctx,
          " (use a longer text or a smaller -c)");
   }
-  if (compare && static_cast<int64_t>(base_in.positions.size()) < plan.n_windows * plan.scored_per_window()) {
+  if (compare &&
+      static_cast<int64_t>(base_in.positions.size()) < plan.n_windows * plan.scored_per_window()) {
     fail(args.kl_base_in, ": holds ", base_in.positions.size(), " positions, need ",
          plan.n_windows * plan.scored_per_window());
   }
@@ -120,11 +122,13 @@ void run(const PerplexityArgs& args) {
       const int32_t next = tokens[static_cast<size_t>(start + j + 1)];
       stats.add(-quantize::log_prob(row, n_vocab, next, nullptr));
       if (compare) {
-        const size_t pos = static_cast<size_t>(w * plan.scored_per_window() + (j - plan.first_scored));
+        const size_t pos =
+            static_cast<size_t>(w * plan.scored_per_window() + (j - plan.first_scored));
         kl.add(base_in.positions[pos], row, n_vocab, next);
       }
       if (!args.kl_base_out.empty()) {
-        base_out.positions.push_back(quantize::KlBase::summarize(row, n_vocab, next, base_out.top_k));
+        base_out.positions.push_back(
+            quantize::KlBase::summarize(row, n_vocab, next, base_out.top_k));
       }
     }
     std::printf("[%lld]%.4f,", static_cast<long long>(w + 1), stats.ppl());
@@ -145,8 +149,9 @@ void run(const PerplexityArgs& args) {
   j["n_windows"] = plan.n_windows;
   if (compare) {
     const double delta = kl.ppl().ppl() - kl.base_ppl().ppl();
-    std::printf("base PPL = %.4f, delta PPL = %+.4f, mean KLD = %.6f +/- %.6f, top-1 agreement = %.2f%%\n",
-                kl.base_ppl().ppl(), delta, kl.kld_mean(), kl.kld_stderr(), 100.0 * kl.top1_agreement());
+    std::printf(
+        "base PPL = %.4f, delta PPL = %+.4f, mean KLD = %.6f +/- %.6f, top-1 agreement = %.2f%%\n",
+        kl.base_ppl().ppl(), delta, kl.kld_mean(), kl.kld_stderr(), 100.0 * kl.top1_agreement());
     j["base_ppl"] = kl.base_ppl().ppl();
     j["delta_ppl"] = delta;
     j["kld_mean"] = kl.kld_mean();
@@ -161,14 +166,18 @@ void setup(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("perplexity", "Perplexity of a model over a text file");
   cmd->add_option("-m,--model", args->model, "GGUF model file")->required();
   cmd->add_option("-f,--file", args->text_file, "Text file");
-  cmd->add_option("-c,--ctx-size", args->n_ctx, "Window size in tokens (default: min(512, training context))");
+  cmd->add_option("-c,--ctx-size", args->n_ctx,
+                  "Window size in tokens (default: min(512, training context))");
   cmd->add_option("-t,--threads", args->threads, "Threads (default: all cores)");
   cmd->add_option("-b,--batch-size", args->batch, "Tokens per forward pass");
   cmd->add_option("--chunks", args->max_windows, "Score at most this many windows");
   cmd->add_flag("--json", args->json, "End with one JSON object on the last line");
-  cmd->add_option("--kl-base", args->kl_base_out, "Save this model's distributions for --kl-divergence");
-  cmd->add_option("--kl-divergence", args->kl_base_in, "Compare against distributions saved with --kl-base");
-  cmd->add_option("--kl-top-k", args->top_k, "Log-probabilities kept per position in --kl-base (default 512)");
+  cmd->add_option("--kl-base", args->kl_base_out,
+                  "Save this model's distributions for --kl-divergence");
+  cmd->add_option("--kl-divergence", args->kl_base_in,
+                  "Compare against distributions saved with --kl-base");
+  cmd->add_option("--kl-top-k", args->top_k,
+                  "Log-probabilities kept per position in --kl-base (default 512)");
   cmd->callback([args] { run(*args); });
 }
 

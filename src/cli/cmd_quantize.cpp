@@ -22,7 +22,9 @@ struct QuantizeArgs {
   bool quiet = false;
 };
 
-double mib(size_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
+double mib(size_t bytes) {
+  return static_cast<double>(bytes) / (1024.0 * 1024.0);
+}
 
 void run(const QuantizeArgs& args) {
   auto ftype = quantize::file_type_from_name(args.type);
@@ -41,17 +43,19 @@ void run(const QuantizeArgs& args) {
     opt.on_tensor = [](const quantize::TensorProgress& p) {
       std::string what = p.converted ? cat(dtype_name(p.from), " -> ", dtype_name(p.to))
                                      : cat(dtype_name(p.from), " (copied)");
-      if (p.fallback) what += cat(" (fallback: rows of this length cannot be ", dtype_name(p.wanted), ")");
+      if (p.fallback)
+        what += cat(" (fallback: rows of this length cannot be ", dtype_name(p.wanted), ")");
       std::printf("[%4d/%4d] %-32s %-14s %s, %.2f MiB -> %.2f MiB\n", p.index, p.count,
                   p.name.c_str(), p.shape.c_str(), what.c_str(), mib(p.in_bytes), mib(p.out_bytes));
       std::fflush(stdout);
     };
   }
   const quantize::QuantizeSummary s = quantize::quantize_file(opt);
-  std::printf("quantized %d of %d tensors to %s (%d fallbacks%s) in %.1f s\n", s.n_converted,
-              s.n_tensors, args.type.c_str(), s.n_fallback,
-              args.imatrix.empty() ? "" : cat(", ", s.n_with_importance, " with importance").c_str(),
-              s.seconds);
+  std::printf(
+      "quantized %d of %d tensors to %s (%d fallbacks%s) in %.1f s\n", s.n_converted, s.n_tensors,
+      args.type.c_str(), s.n_fallback,
+      args.imatrix.empty() ? "" : cat(", ", s.n_with_importance, " with importance").c_str(),
+      s.seconds);
   std::printf("tensor data %.2f MiB -> %.2f MiB; wrote %s (%zu bytes)\n", mib(s.in_bytes),
               mib(s.out_bytes), args.output.c_str(), s.file_bytes);
 }

@@ -26,19 +26,21 @@ struct SynthArgs {
 void run(const SynthArgs& args) {
   if (args.list) {
     for (const auto& s : quantize::synth_shapes()) {
-      std::printf("%-14s %-6s d_model %5lld  layers %2lld  heads %2lld/%lld  head_dim %3lld  d_ff %5lld  "
-                  "vocab %6lld  %s\n",
-                  s.name.c_str(), s.arch.c_str(), static_cast<long long>(s.d_model),
-                  static_cast<long long>(s.n_layers), static_cast<long long>(s.n_heads),
-                  static_cast<long long>(s.n_kv_heads), static_cast<long long>(s.head_dim),
-                  static_cast<long long>(s.d_ff), static_cast<long long>(s.n_vocab),
-                  s.tied_embeddings ? "tied" : "untied");
+      std::printf(
+          "%-14s %-6s d_model %5lld  layers %2lld  heads %2lld/%lld  head_dim %3lld  d_ff %5lld  "
+          "vocab %6lld  %s\n",
+          s.name.c_str(), s.arch.c_str(), static_cast<long long>(s.d_model),
+          static_cast<long long>(s.n_layers), static_cast<long long>(s.n_heads),
+          static_cast<long long>(s.n_kv_heads), static_cast<long long>(s.head_dim),
+          static_cast<long long>(s.d_ff), static_cast<long long>(s.n_vocab),
+          s.tied_embeddings ? "tied" : "untied");
     }
     return;
   }
   if (args.shape.empty() || args.out.empty()) fail("synth: give --shape and --out (or --list)");
   auto ftype = quantize::file_type_from_name(args.type);
-  if (!ftype) fail("synth: unknown type '", args.type, "'; valid types: ", quantize::file_type_names());
+  if (!ftype)
+    fail("synth: unknown type '", args.type, "'; valid types: ", quantize::file_type_names());
   quantize::SynthOptions opt;
   opt.shape = args.shape;
   opt.ftype = *ftype;
@@ -56,21 +58,24 @@ void run(const SynthArgs& args) {
     };
   }
   const quantize::QuantizeSummary s = quantize::synth_model(opt);
-  std::printf("wrote %s: %s shape, %s, %d tensors, %zu bytes (%.2f MiB) in %.1f s\n", args.out.c_str(),
-              args.shape.c_str(), args.type.c_str(), s.n_tensors, s.file_bytes,
+  std::printf("wrote %s: %s shape, %s, %d tensors, %zu bytes (%.2f MiB) in %.1f s\n",
+              args.out.c_str(), args.shape.c_str(), args.type.c_str(), s.n_tensors, s.file_bytes,
               static_cast<double>(s.file_bytes) / 1048576.0, s.seconds);
 }
 
 void setup(CLI::App& app) {
   auto args = std::make_shared<SynthArgs>();
-  CLI::App* cmd = app.add_subcommand("synth", "Write a random-weight model of a real model's shape");
+  CLI::App* cmd =
+      app.add_subcommand("synth", "Write a random-weight model of a real model's shape");
   cmd->add_option("--shape", args->shape, "Shape name (see --list)");
   cmd->add_option("--type", args->type, "File type: " + quantize::file_type_names());
   cmd->add_option("-o,--out", args->out, "Output GGUF file");
   cmd->add_option("--seed", args->seed, "Random seed (default 1)");
   cmd->add_option("--vocab", args->vocab, "Copy the vocabulary from this GGUF file");
-  cmd->add_option("--tokenizer-json", args->tokenizer_json, "Build the vocabulary from a tokenizer.json");
-  cmd->add_option("--shared", args->shared, "Folder with the default vocabularies (default ../shared)");
+  cmd->add_option("--tokenizer-json", args->tokenizer_json,
+                  "Build the vocabulary from a tokenizer.json");
+  cmd->add_option("--shared", args->shared,
+                  "Folder with the default vocabularies (default ../shared)");
   cmd->add_option("-t,--threads", args->threads, "Threads (default: all cores)");
   cmd->add_flag("-q,--quiet", args->quiet, "No per-tensor progress");
   cmd->add_flag("--list", args->list, "List the known shapes");

@@ -16,31 +16,37 @@ namespace pocket {
 namespace {
 
 struct BertLayer {
-  TensorView wq;              // [d_model, d_model]
-  TensorView wk;              // [d_model, d_model]
-  TensorView wv;              // [d_model, d_model]
-  const float* bq;            // [d_model]
-  const float* bk;            // [d_model]
-  const float* bv;            // [d_model]
-  TensorView wo;              // [d_model, d_model]
-  const float* bo;            // [d_model]
-  const float* attn_norm;     // [d_model] LayerNorm after attention + residual
-  const float* attn_norm_b;   // [d_model]
-  TensorView w_up;            // [d_model, d_ff]
-  const float* b_up;          // [d_ff]
-  TensorView w_down;          // [d_ff, d_model]
-  const float* b_down;        // [d_model]
-  const float* out_norm;      // [d_model] LayerNorm after FFN + residual
-  const float* out_norm_b;    // [d_model]
+  TensorView wq;             // [d_model, d_model]
+  TensorView wk;             // [d_model, d_model]
+  TensorView wv;             // [d_model, d_model]
+  const float* bq;           // [d_model]
+  const float* bk;           // [d_model]
+  const float* bv;           // [d_model]
+  TensorView wo;             // [d_model, d_model]
+  const float* bo;           // [d_model]
+  const float* attn_norm;    // [d_model] LayerNorm after attention + residual
+  const float* attn_norm_b;  // [d_model]
+  TensorView w_up;           // [d_model, d_ff]
+  const float* b_up;         // [d_ff]
+  TensorView w_down;         // [d_ff, d_model]
+  const float* b_down;       // [d_model]
+  const float* out_norm;     // [d_model] LayerNorm after FFN + residual
+  const float* out_norm_b;   // [d_model]
 };
 
 Pooling pooling_from_gguf(const gguf::File& f, int64_t type) {
   switch (type) {
-    case 0: return Pooling::None;
-    case 1: return Pooling::Mean;
-    case 2: return Pooling::Cls;
-    case 3: return Pooling::Last;
-    default: fail(f.path(), ": bert.pooling_type ", type, " is not supported (0 none, 1 mean, 2 cls, 3 last)");
+    case 0:
+      return Pooling::None;
+    case 1:
+      return Pooling::Mean;
+    case 2:
+      return Pooling::Cls;
+    case 3:
+      return Pooling::Last;
+    default:
+      fail(f.path(), ": bert.pooling_type ", type,
+           " is not supported (0 none, 1 mean, 2 cls, 3 last)");
   }
 }
 
@@ -91,8 +97,10 @@ class BertModel final : public Model {
     ModelConfig& c = config_;
     c.norm_eps = static_cast<float>(file_.get_float("bert.attention.layer_norm_epsilon"));
     c.causal = file_.get_bool("bert.attention.causal", false);
-    if (c.causal) fail(file_.path(), ": bert.attention.causal is true; pocket's bert is an encoder");
-    if (c.n_kv_heads != c.n_heads) fail(file_.path(), ": bert with grouped-query attention is not supported");
+    if (c.causal)
+      fail(file_.path(), ": bert.attention.causal is true; pocket's bert is an encoder");
+    if (c.n_kv_heads != c.n_heads)
+      fail(file_.path(), ": bert with grouped-query attention is not supported");
     c.pooling = pooling_from_gguf(file_, file_.get_int("bert.pooling_type", 0));
     c.tied_embeddings = false;
     bind();
@@ -100,11 +108,13 @@ class BertModel final : public Model {
 
   void forward(const Batch& batch, ForwardScratch& s, ThreadPool& pool, float* out) const override {
     const ModelConfig& c = config_;
-    if (!batch.embeddings) fail(file_.path(), ": bert is an embedding model and has no logits; use embed");
+    if (!batch.embeddings)
+      fail(file_.path(), ": bert is an embedding model and has no logits; use embed");
     const auto n = static_cast<int64_t>(batch.tokens.size());
     blocks::prepare_batch(batch, c.n_vocab, file_.path(), s);
     for (const auto& seg : batch.segments) {
-      if (seg.cache->size() != 0) fail(file_.path(), ": an encoder takes its whole input in one pass");
+      if (seg.cache->size() != 0)
+        fail(file_.path(), ": an encoder takes its whole input in one pass");
     }
     const int32_t* pos = s.positions.data();
     float* x = s.x.data();
@@ -115,7 +125,8 @@ class BertModel final : public Model {
     blocks::embed(token_embd_, batch.tokens, 0.0f, x);
     for (int64_t t = 0; t < n; ++t) {
       if (pos[t] >= position_embd_.ne[1]) {
-        fail(file_.path(), ": position ", pos[t], " exceeds the model's ", position_embd_.ne[1], " positions");
+        fail(file_.path(), ": position ", pos[t], " exceeds the model's ", position_embd_.ne[1],
+             " positions");
       }
       float* row = x + t * d;
       if (token_types_) {
@@ -139,7 +150,7 @@ class BertModel final : public Model {
       blocks::layer_norm_rows(x, w.attn_norm, w.attn_norm_b, n, d, c.norm_eps, x);
 
       blocks::linear(w.w_up, w.b_up, x, n, s.gate.data(), pool, s.ws);
-      kernels::gelu(s.gate.data(), n * c.d_ff);
+      blocks::gelu_f16(s.gate.data(), n * c.d_ff);
       blocks::linear(w.w_down, w.b_down, s.gate.data(), n, proj, pool, s.ws);
       blocks::add_rows(x, proj, n * d);
       blocks::layer_norm_rows(x, w.out_norm, w.out_norm_b, n, d, c.norm_eps, x);
@@ -157,8 +168,8 @@ class BertModel final : public Model {
     const int64_t d = c.d_model;
     WeightBinder b(file_);
     token_embd_ = b.get("token_embd.weight", {d, c.n_vocab});
-    position_embd_ = b.get("position_embd.weight", {d});
-    token_types_ = b.optional("token_types.weight", {d});
+    position_embd_ = b.get("position_embd.weight", {d, rows_of("position_embd.weight")});
+    token_types_ = b.optional("token_types.weight", {d, rows_of("token_types.weight")});
     embd_norm_ = b.vector("token_embd_norm.weight", d);
     embd_norm_b_ = b.vector("token_embd_norm.bias", d);
     layers_.resize(static_cast<size_t>(c.n_layers));
@@ -184,11 +195,16 @@ class BertModel final : public Model {
     }
   }
 
-  TensorView token_embd_;        // [d_model, n_vocab]
-  TensorView position_embd_;     // [d_model, n_positions]
-  TensorView token_types_;       // [d_model, n_token_types], optional
-  const float* embd_norm_{};     // [d_model]
-  const float* embd_norm_b_{};   // [d_model]
+  int64_t rows_of(const char* name) const {
+    const gguf::TensorInfo* t = file_.find_tensor(name);
+    return t != nullptr ? t->ne[1] : 1;
+  }
+
+  TensorView token_embd_;       // [d_model, n_vocab]
+  TensorView position_embd_;    // [d_model, n_positions]
+  TensorView token_types_;      // [d_model, n_token_types], optional
+  const float* embd_norm_{};    // [d_model]
+  const float* embd_norm_b_{};  // [d_model]
   std::vector<BertLayer> layers_;
 };
 

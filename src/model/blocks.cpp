@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "tensor/fp16.h"
 
 namespace pocket::blocks {
 
@@ -78,6 +79,20 @@ void rope_rows(float* x, int64_t n_rows, int64_t n_heads, int64_t head_dim,
   }
 }
 
+void gelu_f16(float* x, int64_t n) {
+  // Beyond +-10 GELU(x) is 0 or x to f16 precision; the reference engine short-cuts there.
+  constexpr float kSqrt2OverPi = 0.7978845608028654f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    if (v <= -10.0f) {
+      x[i] = 0.0f;
+    } else if (v < 10.0f) {
+      const float h = round_to_f16(v);
+      x[i] = round_to_f16(0.5f * h * (1.0f + std::tanh(kSqrt2OverPi * h * (1.0f + 0.044715f * h * h))));
+    }
+  }
+}
+
 void linear(const TensorView& w, const float* bias, const float* x, int64_t n_rows, float* y,
             ThreadPool& pool, kernels::Workspace& ws) {
   kernels::matmul(w, x, n_rows, y, pool, ws);
@@ -111,8 +126,11 @@ void gated_ffn(const TensorView& w_gate, const TensorView& w_up, const TensorVie
   kernels::matmul(w_up, xn, n_rows, s.up.data(), pool, s.ws);
   if (act == Activation::Silu) {
     kernels::swiglu(s.gate.data(), s.up.data(), n_rows * d_ff, s.gate.data());
-  } else {
+  } else if (act == Activation::Gelu) {
     kernels::geglu(s.gate.data(), s.up.data(), n_rows * d_ff, s.gate.data());
+  } else {
+    gelu_f16(s.gate.data(), n_rows * d_ff);
+    for (int64_t i = 0; i < n_rows * d_ff; ++i) s.gate[static_cast<size_t>(i)] *= s.up[static_cast<size_t>(i)];
   }
   kernels::matmul(w_down, s.gate.data(), n_rows, out, pool, s.ws);
 }

@@ -11,7 +11,10 @@
 
 namespace pocket::blocks {
 
-enum class Activation { Silu, Gelu };
+// Gelu: tanh approximation in f32. GeluF16: the same function evaluated at f16 precision
+// (input and result rounded to f16), which is how the reference engine computes GELU (a
+// lookup table over all f16 inputs); Gemma and BERT use it to match its outputs.
+enum class Activation { Silu, Gelu, GeluF16 };
 
 // Checks token ids and cache capacity, then fills positions[t] for every batch row.
 void prepare_batch(const Batch& batch, int64_t n_vocab, const std::string& where,
@@ -28,6 +31,9 @@ void add_rows(float* y, const float* x, int64_t n);                       // y +
 void add_bias(float* y, const float* bias, int64_t n_rows, int64_t width);  // y[t] += bias
 void rope_rows(float* x, int64_t n_rows, int64_t n_heads, int64_t head_dim,
                const int32_t* positions, const kernels::RopeParams& params);
+
+// x[i] = GELU(x[i]) at f16 precision (see Activation::GeluF16). A plain loop for now.
+void gelu_f16(float* x, int64_t n);
 
 // y = x W^T (+ bias), for n_rows rows of x.
 void linear(const TensorView& w, const float* bias, const float* x, int64_t n_rows, float* y,

@@ -1,5 +1,6 @@
 // The Gemma family: Gemma 2 and Gemma 3 (text). Embeddings scaled by sqrt(d_model); RMSNorm
-// before and after both attention and FFN; GeGLU FFN (tanh GELU); NEOX RoPE; sliding-window
+// before and after both attention and FFN; GeGLU FFN (tanh GELU at f16 precision, as the
+// reference engine computes it: blocks::gelu_f16); NEOX RoPE; sliding-window
 // attention on some layers. Gemma 2 soft-caps attention logits and final logits and windows
 // every other layer; Gemma 3 drops the soft-caps, adds an RMSNorm over each Q and K head, and
 // windows five layers of six, whose RoPE has its own base. Not Gemma 3's vision tower.
@@ -61,18 +62,20 @@ class GemmaModel final : public Model {
     c.embedding_scale = std::sqrt(static_cast<float>(c.d_model));
     c.query_scale = gemma_query_scale(c, variant);
     c.sliding_window = file_.get_int(key("attention.sliding_window"));
-    if (c.sliding_window <= 0) fail(file_.path(), ": ", key("attention.sliding_window"), " must be positive");
+    if (c.sliding_window <= 0)
+      fail(file_.path(), ": ", key("attention.sliding_window"), " must be positive");
     c.layer_uses_window.resize(static_cast<size_t>(c.n_layers));
     for (int64_t l = 0; l < c.n_layers; ++l) {
-      c.layer_uses_window[static_cast<size_t>(l)] = variant == GemmaVariant::Gemma2
-                                                        ? l % 2 == 0
-                                                        : (l + 1) % kGemma3WindowPattern != 0;
+      c.layer_uses_window[static_cast<size_t>(l)] =
+          variant == GemmaVariant::Gemma2 ? l % 2 == 0 : (l + 1) % kGemma3WindowPattern != 0;
     }
     // Gemma 2 always soft-caps (the published values are the defaults); Gemma 3 does not.
     const double attn_cap = variant == GemmaVariant::Gemma2 ? 50.0 : 0.0;
     const double final_cap = variant == GemmaVariant::Gemma2 ? 30.0 : 0.0;
-    c.attn_logit_softcap = static_cast<float>(file_.get_float(key("attn_logit_softcapping"), attn_cap));
-    c.final_logit_softcap = static_cast<float>(file_.get_float(key("final_logit_softcapping"), final_cap));
+    c.attn_logit_softcap =
+        static_cast<float>(file_.get_float(key("attn_logit_softcapping"), attn_cap));
+    c.final_logit_softcap =
+        static_cast<float>(file_.get_float(key("final_logit_softcapping"), final_cap));
     const int64_t value_length = file_.get_int(key("attention.value_length"), c.head_dim);
     if (value_length != c.head_dim) {
       fail(file_.path(), ": attention.value_length ", value_length, " differs from key_length ",
@@ -112,7 +115,8 @@ class GemmaModel final : public Model {
       blocks::add_rows(x, proj, n * c.d_model);
 
       blocks::rms_norm_rows(x, w.ffn_norm, n, c.d_model, c.norm_eps, xn);
-      blocks::gated_ffn(w.w_gate, w.w_up, w.w_down, blocks::Activation::Gelu, xn, n, s, proj, pool);
+      blocks::gated_ffn(w.w_gate, w.w_up, w.w_down, blocks::Activation::GeluF16, xn, n, s, proj,
+                        pool);
       blocks::rms_norm_rows(proj, w.post_ffn_norm, n, c.d_model, c.norm_eps, proj);
       blocks::add_rows(x, proj, n * c.d_model);
     }
@@ -159,9 +163,9 @@ class GemmaModel final : public Model {
   }
 
   GemmaVariant variant_;
-  TensorView token_embd_;       // [d_model, n_vocab]
-  const float* output_norm_{};  // [d_model]
-  TensorView output_;           // [d_model, n_vocab] (token_embd_ when tied)
+  TensorView token_embd_;            // [d_model, n_vocab]
+  const float* output_norm_{};       // [d_model]
+  TensorView output_;                // [d_model, n_vocab] (token_embd_ when tied)
   kernels::RopeParams rope_global_;  // full-attention layers
   kernels::RopeParams rope_local_;   // sliding-window layers (gemma3: own base)
   std::vector<GemmaLayer> layers_;

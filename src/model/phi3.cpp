@@ -52,8 +52,8 @@ class Phi3Model final : public Model {
       blocks::linear(w.wv, nullptr, xn, n, s.v.data(), pool, s.ws);
       rope_segments(batch, s.q.data(), c.n_heads, pos);
       rope_segments(batch, s.k.data(), c.n_kv_heads, pos);
-      blocks::cached_attention(batch, l, attention_params(c, l), s.q.data(), s.k.data(),
-                               s.v.data(), pos, s.att.data(), pool, s.ws);
+      blocks::cached_attention(batch, l, attention_params(c, l), s.q.data(), s.k.data(), s.v.data(),
+                               pos, s.att.data(), pool, s.ws);
       blocks::linear(w.wo, nullptr, s.att.data(), n, s.proj.data(), pool, s.ws);
       blocks::add_rows(x, s.proj.data(), n * c.d_model);
 
@@ -114,9 +114,9 @@ class Phi3Model final : public Model {
   }
 
   int64_t n_ctx_original_ = 0;
-  TensorView token_embd_;       // [d_model, n_vocab]
-  const float* output_norm_{};  // [d_model]
-  TensorView output_;           // [d_model, n_vocab] (token_embd_ when tied)
+  TensorView token_embd_;           // [d_model, n_vocab]
+  const float* output_norm_{};      // [d_model]
+  TensorView output_;               // [d_model, n_vocab] (token_embd_ when tied)
   kernels::RopeParams rope_short_;  // contexts up to n_ctx_original_
   kernels::RopeParams rope_long_;   // longer contexts (same as short without LongRoPE)
   std::vector<Phi3Layer> layers_;

@@ -36,7 +36,8 @@ class QwenModel final : public Model {
     config_ = read_decoder_config(file_, prefix);
     config_.rope_style = RopeStyle::Neox;
     config_.sliding_window = 0;  // Qwen2's use_sliding_window is off in every released model
-    const int64_t value_length = file_.get_int(arch_key(prefix, "attention.value_length"), config_.head_dim);
+    const int64_t value_length =
+        file_.get_int(arch_key(prefix, "attention.value_length"), config_.head_dim);
     if (value_length != config_.head_dim) {
       fail(file_.path(), ": attention.value_length ", value_length, " differs from key_length ",
            config_.head_dim, " (not supported)");
@@ -65,8 +66,8 @@ class QwenModel final : public Model {
       }
       blocks::rope_rows(s.q.data(), n, c.n_heads, c.head_dim, pos, rope_);
       blocks::rope_rows(s.k.data(), n, c.n_kv_heads, c.head_dim, pos, rope_);
-      blocks::cached_attention(batch, l, attention_params(c, l), s.q.data(), s.k.data(),
-                               s.v.data(), pos, s.att.data(), pool, s.ws);
+      blocks::cached_attention(batch, l, attention_params(c, l), s.q.data(), s.k.data(), s.v.data(),
+                               pos, s.att.data(), pool, s.ws);
       blocks::linear(w.wo, nullptr, s.att.data(), n, s.proj.data(), pool, s.ws);
       blocks::add_rows(x, s.proj.data(), n * c.d_model);
 

@@ -21,7 +21,8 @@ class Reader {
   template <class T>
   T get(const char* what) {
     T v{};
-    if (std::fread(&v, sizeof v, 1, f_) != 1) fail(path_, ": truncated imatrix file (reading ", what, ")");
+    if (std::fread(&v, sizeof v, 1, f_) != 1)
+      fail(path_, ": truncated imatrix file (reading ", what, ")");
     return v;
   }
   std::string get_string(int32_t len, const char* what) {
@@ -58,7 +59,8 @@ Imatrix Imatrix::load(const std::string& path) {
       std::string name = r.get_string(r.get<int32_t>("name length"), "tensor name");
       const int32_t n_calls = r.get<int32_t>("call count");
       const int32_t n_values = r.get<int32_t>("value count");
-      if (n_values <= 0 || n_values > (1 << 26)) fail(path, ": tensor '", name, "' has ", n_values, " values");
+      if (n_values <= 0 || n_values > (1 << 26))
+        fail(path, ": tensor '", name, "' has ", n_values, " values");
       std::vector<float> values(static_cast<size_t>(n_values));
       if (std::fread(values.data(), sizeof(float), values.size(), f) != values.size()) {
         fail(path, ": truncated imatrix file (values of '", name, "')");

@@ -103,7 +103,8 @@ void KlBase::save(const std::string& path) const {
   put(tokens.data(), tokens.size() * sizeof(int32_t));
   put_u64(positions.size());
   for (const auto& p : positions) {
-    if (p.ids.size() != top_k) fail(path, ": internal error: position with ", p.ids.size(), " entries");
+    if (p.ids.size() != top_k)
+      fail(path, ": internal error: position with ", p.ids.size(), " entries");
     put(&p.nll, 4);
     put(&p.log_rest, 4);
     for (uint32_t i = 0; i < top_k; ++i) {

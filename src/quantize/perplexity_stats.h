@@ -77,7 +77,9 @@ class KlStats {
   int64_t count() const { return count_; }
   double kld_mean() const { return count_ ? kld_sum_ / static_cast<double>(count_) : 0; }
   double kld_stderr() const;
-  double top1_agreement() const { return count_ ? static_cast<double>(top1_) / static_cast<double>(count_) : 0; }
+  double top1_agreement() const {
+    return count_ ? static_cast<double>(top1_) / static_cast<double>(count_) : 0;
+  }
   const PerplexityStats& base_ppl() const { return base_; }
   const PerplexityStats& ppl() const { return model_; }
 

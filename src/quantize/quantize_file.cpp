@@ -15,7 +15,9 @@
 namespace pocket::quantize {
 namespace {
 
-bool is_float_type(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
+bool is_float_type(DType t) {
+  return t == DType::F32 || t == DType::F16 || t == DType::BF16;
+}
 
 struct Plan {
   const gguf::TensorInfo* info;
@@ -31,7 +33,8 @@ ModelInfo model_info(const gguf::File& file) {
   m.arch = std::string(file.get_string("general.architecture", ""));
   for (const auto& t : file.tensors()) {
     const std::string& n = t.name;
-    if (n.find("attn_v.weight") != std::string::npos || n.find("attn_qkv.weight") != std::string::npos) {
+    if (n.find("attn_v.weight") != std::string::npos ||
+        n.find("attn_qkv.weight") != std::string::npos) {
       ++m.n_layers;
     }
   }
@@ -94,8 +97,9 @@ QuantizeSummary quantize_file(const QuantizeOptions& options) {
   for (const auto& p : plans) any_quantized |= !is_float_type(p.choice.type);
   if (any_quantized) writer.set("general.quantization_version", gguf::Value::from_u32(2));
 
-  int n_threads = options.n_threads > 0 ? options.n_threads
-                                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int n_threads = options.n_threads > 0
+                      ? options.n_threads
+                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   ThreadPool pool(n_threads);
   const int count = static_cast<int>(plans.size());
   for (int i = 0; i < count; ++i) {
@@ -113,8 +117,8 @@ QuantizeSummary quantize_file(const QuantizeOptions& options) {
     progress.converted = p.convert;
     progress.fallback = p.choice.fallback;
     progress.in_bytes = t.n_bytes;
-    progress.out_bytes = p.convert ? row_bytes(p.choice.type, t.ne[0]) * static_cast<size_t>(t.n_rows())
-                                   : t.n_bytes;
+    progress.out_bytes =
+        p.convert ? row_bytes(p.choice.type, t.ne[0]) * static_cast<size_t>(t.n_rows()) : t.n_bytes;
     summary.in_bytes += progress.in_bytes;
     summary.out_bytes += progress.out_bytes;
     if (!p.convert) {
@@ -125,14 +129,14 @@ QuantizeSummary quantize_file(const QuantizeOptions& options) {
       });
       continue;
     }
-    writer.add_tensor(t.name, p.choice.type, shape,
-                      [&p, &pool, progress, &options](std::vector<uint8_t>& out) {
-                        const gguf::TensorInfo& ti = *p.info;
-                        convert_rows(p.choice.type, ti.n_rows(), ti.ne[0],
-                                     rows_from_tensor(ti.type, ti.data, ti.ne[0]),
-                                     p.importance.empty() ? nullptr : p.importance.data(), pool, out);
-                        if (options.on_tensor) options.on_tensor(progress);
-                      });
+    writer.add_tensor(
+        t.name, p.choice.type, shape, [&p, &pool, progress, &options](std::vector<uint8_t>& out) {
+          const gguf::TensorInfo& ti = *p.info;
+          convert_rows(p.choice.type, ti.n_rows(), ti.ne[0],
+                       rows_from_tensor(ti.type, ti.data, ti.ne[0]),
+                       p.importance.empty() ? nullptr : p.importance.data(), pool, out);
+          if (options.on_tensor) options.on_tensor(progress);
+        });
   }
   summary.n_tensors = count;
   writer.write(options.output);

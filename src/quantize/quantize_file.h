@@ -33,13 +33,13 @@ struct QuantizeOptions {
   FileType ftype = FileType::Q8_0;
   bool allow_requantize = false;
   bool pure = false;
-  std::string imatrix_path;  // empty: none
-  int n_threads = 0;         // 0: all cores
+  std::string imatrix_path;                              // empty: none
+  int n_threads = 0;                                     // 0: all cores
   std::function<void(const TensorProgress&)> on_tensor;  // called after each tensor is planned
 };
 
 struct QuantizeSummary {
-  size_t in_bytes = 0;   // tensor data
+  size_t in_bytes = 0;  // tensor data
   size_t out_bytes = 0;
   size_t file_bytes = 0;
   int n_tensors = 0;

@@ -84,7 +84,11 @@ std::vector<Spec> tensor_specs(const SynthShape& s) {
   const int64_t d = s.d_model, q_dim = s.n_heads * s.head_dim, kv_dim = s.n_kv_heads * s.head_dim;
   const double sqrt_d = std::sqrt(static_cast<double>(d));
   auto linear = [&](std::string name, int64_t in, int64_t out, double scale = 1.0) {
-    v.push_back({std::move(name), {in, out}, Spec::Normal, scale / std::sqrt(static_cast<double>(in)), 1.0});
+    v.push_back({std::move(name),
+                 {in, out},
+                 Spec::Normal,
+                 scale / std::sqrt(static_cast<double>(in)),
+                 1.0});
   };
   auto norm = [&](std::string name, double gain = 1.0) {
     v.push_back({std::move(name), {d}, Spec::Norm, kNormJitter, gain});
@@ -92,8 +96,11 @@ std::vector<Spec> tensor_specs(const SynthShape& s) {
   auto bias = [&](std::string name, int64_t n) {
     v.push_back({std::move(name), {n}, Spec::Bias, kBiasStd, 1.0});
   };
-  v.push_back({"token_embd.weight", {d, s.n_vocab}, Spec::Normal,
-               s.tied_embeddings ? kTiedEmbeddingStd : kUntiedEmbeddingStd, 1.0});
+  v.push_back({"token_embd.weight",
+               {d, s.n_vocab},
+               Spec::Normal,
+               s.tied_embeddings ? kTiedEmbeddingStd : kUntiedEmbeddingStd,
+               1.0});
   norm("output_norm.weight", s.tied_embeddings ? kLogitStd / (kTiedEmbeddingStd * sqrt_d) : 1.0);
   if (!s.tied_embeddings) {
     v.push_back({"output.weight", {d, s.n_vocab}, Spec::Normal, kLogitStd / sqrt_d, 1.0});
@@ -127,7 +134,8 @@ std::vector<float> llama3_rope_freqs(const SynthShape& s) {
   const double low_wavelen = kOriginalCtx / kLow, high_wavelen = kOriginalCtx / kHigh;
   std::vector<float> out(static_cast<size_t>(s.head_dim / 2));
   for (size_t i = 0; i < out.size(); ++i) {
-    const double freq = std::pow(s.rope_freq_base, -2.0 * static_cast<double>(i) / static_cast<double>(s.head_dim));
+    const double freq =
+        std::pow(s.rope_freq_base, -2.0 * static_cast<double>(i) / static_cast<double>(s.head_dim));
     const double wavelen = 2 * kPi / freq;
     if (wavelen < high_wavelen) {
       out[i] = 1.0f;
@@ -216,15 +224,18 @@ const SynthShape& synth_shape(const std::string& name) {
 QuantizeSummary synth_model(const SynthOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   const SynthShape& s = synth_shape(options.shape);
-  const std::string shared = options.shared_dir.empty() ? std::string("../shared") : options.shared_dir;
+  const std::string shared =
+      options.shared_dir.empty() ? std::string("../shared") : options.shared_dir;
 
   VocabMetadata vocab;
   if (!options.tokenizer_json.empty()) {
     const std::string pre = s.name.rfind("smollm", 0) == 0 ? "smollm"
-                            : s.name.rfind("qwen", 0) == 0 ? "qwen2" : "llama-bpe";
+                            : s.name.rfind("qwen", 0) == 0 ? "qwen2"
+                                                           : "llama-bpe";
     vocab = vocab_from_tokenizer_json(options.tokenizer_json, pre, s.n_vocab);
   } else {
-    const std::string path = options.vocab_gguf.empty() ? shared + "/" + s.default_vocab : options.vocab_gguf;
+    const std::string path =
+        options.vocab_gguf.empty() ? shared + "/" + s.default_vocab : options.vocab_gguf;
     vocab = vocab_from_gguf(path, s.n_vocab);
   }
 
@@ -259,8 +270,9 @@ QuantizeSummary synth_model(const SynthOptions& options) {
                               file_type_info(options.ftype).base != DType::BF16;
   if (quantized_file) w.set("general.quantization_version", gguf::Value::from_u32(2));
 
-  const int n_threads = options.n_threads > 0 ? options.n_threads
-                                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int n_threads = options.n_threads > 0
+                            ? options.n_threads
+                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   ThreadPool pool(n_threads);
   QuantizeSummary summary;
   const int count = static_cast<int>(specs.size());
@@ -277,7 +289,8 @@ QuantizeSummary synth_model(const SynthOptions& options) {
     progress.index = i + 1;
     progress.count = count;
     progress.name = spec.name;
-    progress.shape = "[" + std::to_string(spec.shape[0]) + (matrix ? ", " + std::to_string(spec.shape[1]) : "") + "]";
+    progress.shape = "[" + std::to_string(spec.shape[0]) +
+                     (matrix ? ", " + std::to_string(spec.shape[1]) : "") + "]";
     progress.from = DType::F32;
     progress.to = choice.type;
     progress.wanted = choice.wanted;
@@ -290,27 +303,29 @@ QuantizeSummary synth_model(const SynthOptions& options) {
     ++summary.n_converted;
     summary.n_fallback += choice.fallback ? 1 : 0;
     const uint64_t seed = options.seed;
-    w.add_tensor(spec.name, choice.type, spec.shape,
-                 [&spec, &s, &pool, &options, progress, choice, n_rows, seed, i](std::vector<uint8_t>& out) {
-                   const int64_t row_len = spec.shape[0];
-                   RowSource source = [&spec, &s, seed, i, row_len](int64_t first, int64_t n, float* dst) {
-                     if (spec.kind == Spec::RopeFreqs) {
-                       std::vector<float> f = llama3_rope_freqs(s);
-                       std::copy(f.begin(), f.end(), dst);
-                       return;
-                     }
-                     for (int64_t r = 0; r < n; ++r) {
-                       Rng rng(seed, static_cast<uint64_t>(i), static_cast<uint64_t>(first + r));
-                       float* row = dst + r * row_len;
-                       rng.normal(row, row_len, spec.std);
-                       if (spec.kind == Spec::Norm) {
-                         for (int64_t k = 0; k < row_len; ++k) row[k] = static_cast<float>(spec.gain * (1.0 + row[k]));
-                       }
-                     }
-                   };
-                   convert_rows(choice.type, n_rows, row_len, source, nullptr, pool, out);
-                   if (options.on_tensor) options.on_tensor(progress);
-                 });
+    w.add_tensor(
+        spec.name, choice.type, spec.shape,
+        [&spec, &s, &pool, &options, progress, choice, n_rows, seed, i](std::vector<uint8_t>& out) {
+          const int64_t row_len = spec.shape[0];
+          RowSource source = [&spec, &s, seed, i, row_len](int64_t first, int64_t n, float* dst) {
+            if (spec.kind == Spec::RopeFreqs) {
+              std::vector<float> f = llama3_rope_freqs(s);
+              std::copy(f.begin(), f.end(), dst);
+              return;
+            }
+            for (int64_t r = 0; r < n; ++r) {
+              Rng rng(seed, static_cast<uint64_t>(i), static_cast<uint64_t>(first + r));
+              float* row = dst + r * row_len;
+              rng.normal(row, row_len, spec.std);
+              if (spec.kind == Spec::Norm) {
+                for (int64_t k = 0; k < row_len; ++k)
+                  row[k] = static_cast<float>(spec.gain * (1.0 + row[k]));
+              }
+            }
+          };
+          convert_rows(choice.type, n_rows, row_len, source, nullptr, pool, out);
+          if (options.on_tensor) options.on_tensor(progress);
+        });
   }
   summary.n_tensors = count;
   w.write(options.output);

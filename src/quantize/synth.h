@@ -32,7 +32,7 @@ struct SynthShape {
   bool qkv_bias = false;
   float rope_freq_base = 10000.0f;
   float norm_eps = 1e-5f;
-  bool llama3_rope = false;  // rope_freqs tensor: factor 32, low 1, high 4, original ctx 8192
+  bool llama3_rope = false;   // rope_freqs tensor: factor 32, low 1, high 4, original ctx 8192
   std::string default_vocab;  // path relative to ../shared (GGUF with tokenizer.* metadata)
 };
 

@@ -99,11 +99,16 @@ DType mix_type(const ModelInfo& m, std::string_view name, int64_t row_len, FileT
 DType fallback_for(DType t) {
   switch (t) {
     case DType::Q2_K:
-    case DType::Q3_K: return DType::Q4_0;  // the established tool uses IQ4_NL (same size)
-    case DType::Q4_K: return DType::Q5_0;
-    case DType::Q5_K: return DType::Q5_1;
-    case DType::Q6_K: return DType::Q8_0;
-    default: return DType::F16;
+    case DType::Q3_K:
+      return DType::Q4_0;  // the established tool uses IQ4_NL (same size)
+    case DType::Q4_K:
+      return DType::Q5_0;
+    case DType::Q5_K:
+      return DType::Q5_1;
+    case DType::Q6_K:
+      return DType::Q8_0;
+    default:
+      return DType::F16;
   }
 }
 

@@ -56,8 +56,8 @@ std::optional<FileType> file_type_from_id(uint32_t id);
 // What the type mix needs to know about the whole model.
 struct ModelInfo {
   std::string arch;
-  int64_t n_layers = 0;   // number of attn_v (or attn_qkv) tensors
-  int64_t n_gqa = 1;      // query heads per KV head
+  int64_t n_layers = 0;     // number of attn_v (or attn_qkv) tensors
+  int64_t n_gqa = 1;        // query heads per KV head
   bool has_output = false;  // a separate output.weight (else the embedding is tied)
 };
 
@@ -69,9 +69,9 @@ bool is_quantizable(std::string_view name, int n_dims);
 int layer_of(std::string_view name);
 
 struct TypeChoice {
-  DType type;            // what to write
-  DType wanted;          // what the mix asked for before any fallback
-  bool fallback = false; // the row length did not fit `wanted`'s block
+  DType type;             // what to write
+  DType wanted;           // what the mix asked for before any fallback
+  bool fallback = false;  // the row length did not fit `wanted`'s block
 };
 
 struct MixOptions {

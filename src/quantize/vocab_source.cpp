@@ -15,7 +15,9 @@ constexpr int32_t kTypeControl = 3;
 constexpr int32_t kTypeUserDefined = 4;
 constexpr int32_t kTypeUnused = 5;
 
-std::string pad_token(int64_t id) { return "[PAD" + std::to_string(id) + "]"; }
+std::string pad_token(int64_t id) {
+  return "[PAD" + std::to_string(id) + "]";
+}
 
 }  // namespace
 
@@ -84,7 +86,8 @@ VocabMetadata vocab_from_tokenizer_json(const std::string& path, const std::stri
     tokens[static_cast<size_t>(id)] = text;
     types[static_cast<size_t>(id)] = type;
   };
-  for (const auto& [text, id] : model.at("vocab").items()) put(id.get<int64_t>(), text, kTypeNormal);
+  for (const auto& [text, id] : model.at("vocab").items())
+    put(id.get<int64_t>(), text, kTypeNormal);
   for (const auto& t : j.value("added_tokens", nlohmann::json::array())) {
     put(t.at("id").get<int64_t>(), t.at("content").get<std::string>(),
         t.value("special", false) ? kTypeControl : kTypeUserDefined);
@@ -113,9 +116,12 @@ VocabMetadata vocab_from_tokenizer_json(const std::string& path, const std::stri
   v.n_tokens = n_vocab;
   v.kv.emplace_back("tokenizer.ggml.model", gguf::Value::from_string("gpt2"));
   v.kv.emplace_back("tokenizer.ggml.pre", gguf::Value::from_string(pre));
-  v.kv.emplace_back("tokenizer.ggml.tokens", gguf::Value::from_array(gguf::Array::of_strings(tokens)));
-  v.kv.emplace_back("tokenizer.ggml.token_type", gguf::Value::from_array(gguf::Array::of_i32(types)));
-  v.kv.emplace_back("tokenizer.ggml.merges", gguf::Value::from_array(gguf::Array::of_strings(merges)));
+  v.kv.emplace_back("tokenizer.ggml.tokens",
+                    gguf::Value::from_array(gguf::Array::of_strings(tokens)));
+  v.kv.emplace_back("tokenizer.ggml.token_type",
+                    gguf::Value::from_array(gguf::Array::of_i32(types)));
+  v.kv.emplace_back("tokenizer.ggml.merges",
+                    gguf::Value::from_array(gguf::Array::of_strings(merges)));
 
   // BOS/EOS and the chat template live in tokenizer_config.json, if it is there.
   const auto config_path = std::filesystem::path(path).parent_path() / "tokenizer_config.json";
@@ -131,13 +137,16 @@ VocabMetadata vocab_from_tokenizer_json(const std::string& path, const std::stri
     };
     if (!c.is_discarded()) {
       if (int64_t id = find_id(token_text("bos_token")); id >= 0) {
-        v.kv.emplace_back("tokenizer.ggml.bos_token_id", gguf::Value::from_u32(static_cast<uint32_t>(id)));
+        v.kv.emplace_back("tokenizer.ggml.bos_token_id",
+                          gguf::Value::from_u32(static_cast<uint32_t>(id)));
       }
       if (int64_t id = find_id(token_text("eos_token")); id >= 0) {
-        v.kv.emplace_back("tokenizer.ggml.eos_token_id", gguf::Value::from_u32(static_cast<uint32_t>(id)));
+        v.kv.emplace_back("tokenizer.ggml.eos_token_id",
+                          gguf::Value::from_u32(static_cast<uint32_t>(id)));
       }
       if (int64_t id = find_id(token_text("pad_token")); id >= 0) {
-        v.kv.emplace_back("tokenizer.ggml.padding_token_id", gguf::Value::from_u32(static_cast<uint32_t>(id)));
+        v.kv.emplace_back("tokenizer.ggml.padding_token_id",
+                          gguf::Value::from_u32(static_cast<uint32_t>(id)));
       }
       add_bos = c.value("add_bos_token", false);
       if (c.contains("chat_template") && c["chat_template"].is_string()) {
