@@ -48,6 +48,10 @@ class Engine {
   int64_t n_ctx() const { return n_ctx_; }
   int n_threads() const { return pool_.size(); }
 
+  // Every later forward pass shows each weight matmul's input to `observer` (not owned; null
+  // to stop). For collecting statistics such as `pocket imatrix`; it slows decoding.
+  void set_matmul_observer(MatmulObserver* observer) { scratch_.observer = observer; }
+
   SeqId create_sequence();
   void remove_sequence(SeqId seq);
   int64_t sequence_length(SeqId seq) const;

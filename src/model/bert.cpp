@@ -140,18 +140,18 @@ class BertModel final : public Model {
 
     for (int64_t l = 0; l < c.n_layers; ++l) {
       const BertLayer& w = layers_[l];
-      blocks::linear(w.wq, w.bq, x, n, s.q.data(), pool, s.ws);
-      blocks::linear(w.wk, w.bk, x, n, s.k.data(), pool, s.ws);
-      blocks::linear(w.wv, w.bv, x, n, s.v.data(), pool, s.ws);
+      blocks::linear(w.wq, w.bq, x, n, s.q.data(), s, pool);
+      blocks::linear(w.wk, w.bk, x, n, s.k.data(), s, pool);
+      blocks::linear(w.wv, w.bv, x, n, s.v.data(), s, pool);
       encoder_attention(batch, c.n_heads, c.head_dim, s.q.data(), s.k.data(), s.v.data(),
                         s.att.data(), pool, s.ws);
-      blocks::linear(w.wo, w.bo, s.att.data(), n, proj, pool, s.ws);
+      blocks::linear(w.wo, w.bo, s.att.data(), n, proj, s, pool);
       blocks::add_rows(x, proj, n * d);
       blocks::layer_norm_rows(x, w.attn_norm, w.attn_norm_b, n, d, c.norm_eps, x);
 
-      blocks::linear(w.w_up, w.b_up, x, n, s.gate.data(), pool, s.ws);
+      blocks::linear(w.w_up, w.b_up, x, n, s.gate.data(), s, pool);
       blocks::gelu_f16(s.gate.data(), n * c.d_ff);
-      blocks::linear(w.w_down, w.b_down, s.gate.data(), n, proj, pool, s.ws);
+      blocks::linear(w.w_down, w.b_down, s.gate.data(), n, proj, s, pool);
       blocks::add_rows(x, proj, n * d);
       blocks::layer_norm_rows(x, w.out_norm, w.out_norm_b, n, d, c.norm_eps, x);
     }

@@ -93,9 +93,18 @@ void gelu_f16(float* x, int64_t n) {
   }
 }
 
+namespace {
+
+void observe(ForwardScratch& s, const TensorView& w, const float* x, int64_t n_rows) {
+  if (s.observer != nullptr) s.observer->on_matmul(w, x, n_rows);
+}
+
+}  // namespace
+
 void linear(const TensorView& w, const float* bias, const float* x, int64_t n_rows, float* y,
-            ThreadPool& pool, kernels::Workspace& ws) {
-  kernels::matmul(w, x, n_rows, y, pool, ws);
+            ForwardScratch& s, ThreadPool& pool) {
+  observe(s, w, x, n_rows);
+  kernels::matmul(w, x, n_rows, y, pool, s.ws);
   add_bias(y, bias, n_rows, w.ne[1]);
 }
 
@@ -122,6 +131,8 @@ void gated_ffn(const TensorView& w_gate, const TensorView& w_up, const TensorVie
                Activation act, const float* xn, int64_t n_rows, ForwardScratch& s, float* out,
                ThreadPool& pool) {
   const int64_t d_ff = w_gate.ne[1];
+  observe(s, w_gate, xn, n_rows);
+  observe(s, w_up, xn, n_rows);
   kernels::matmul(w_gate, xn, n_rows, s.gate.data(), pool, s.ws);
   kernels::matmul(w_up, xn, n_rows, s.up.data(), pool, s.ws);
   if (act == Activation::Silu) {
@@ -132,6 +143,7 @@ void gated_ffn(const TensorView& w_gate, const TensorView& w_up, const TensorVie
     gelu_f16(s.gate.data(), n_rows * d_ff);
     for (int64_t i = 0; i < n_rows * d_ff; ++i) s.gate[static_cast<size_t>(i)] *= s.up[static_cast<size_t>(i)];
   }
+  observe(s, w_down, s.gate.data(), n_rows);
   kernels::matmul(w_down, s.gate.data(), n_rows, out, pool, s.ws);
 }
 
@@ -170,6 +182,7 @@ void output_rows(const Batch& batch, const float* normed, int64_t d_model,
   for (int64_t r = 0; r < n_out; ++r) {
     std::memcpy(rows + r * d_model, normed + batch.output_rows[r] * d_model, d_model * sizeof(float));
   }
+  observe(s, output, rows, n_out);
   kernels::matmul(output, rows, n_out, out, pool, s.ws);
   if (final_softcap > 0) {
     const int64_t n = n_out * output.ne[1];

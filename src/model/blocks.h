@@ -35,9 +35,9 @@ void rope_rows(float* x, int64_t n_rows, int64_t n_heads, int64_t head_dim,
 // x[i] = GELU(x[i]) at f16 precision (see Activation::GeluF16). A plain loop for now.
 void gelu_f16(float* x, int64_t n);
 
-// y = x W^T (+ bias), for n_rows rows of x.
+// y = x W^T (+ bias), for n_rows rows of x; s.observer (if any) sees x first.
 void linear(const TensorView& w, const float* bias, const float* x, int64_t n_rows, float* y,
-            ThreadPool& pool, kernels::Workspace& ws);
+            ForwardScratch& s, ThreadPool& pool);
 
 // Stores the batch's k and v rows into each segment's cache at its positions, then runs
 // attention of each segment's queries against that cache. q, out: [n_tokens][q_dim].
@@ -45,7 +45,8 @@ void cached_attention(const Batch& batch, int64_t layer, const kernels::Attentio
                       const float* q, const float* k, const float* v, const int32_t* positions,
                       float* out, ThreadPool& pool, kernels::Workspace& ws);
 
-// out = W_down (act(W_gate x) * (W_up x)), for n_rows rows of xn.
+// out = W_down (act(W_gate x) * (W_up x)), for n_rows rows of xn. s.observer (if any) sees xn
+// for gate and up and the activated hidden state for down.
 void gated_ffn(const TensorView& w_gate, const TensorView& w_up, const TensorView& w_down,
                Activation act, const float* xn, int64_t n_rows, ForwardScratch& s, float* out,
                ThreadPool& pool);
@@ -64,7 +65,8 @@ void head_rms_norm(float* x, const float* weight, int64_t n_rows, int64_t n_head
 void commit_batch(const Batch& batch);
 
 // Final step: normed hidden state rows -> logits (or the hidden states themselves).
-// `normed` holds [n_tokens][d_model]; selected rows are gathered before the output matmul.
+// `normed` holds [n_tokens][d_model]; selected rows are gathered before the output matmul
+// (which s.observer sees, as it sees every other weight matmul).
 void output_rows(const Batch& batch, const float* normed, int64_t d_model,
                  const TensorView& output, float final_softcap, ForwardScratch& s, float* out,
                  ThreadPool& pool);

@@ -99,9 +99,9 @@ class GemmaModel final : public Model {
       const kernels::AttentionParams attn = attention_params(c, l);
       const kernels::RopeParams& rope = attn.window > 0 ? rope_local_ : rope_global_;
       blocks::rms_norm_rows(x, w.attn_norm, n, c.d_model, c.norm_eps, xn);
-      blocks::linear(w.wq, nullptr, xn, n, s.q.data(), pool, s.ws);
-      blocks::linear(w.wk, nullptr, xn, n, s.k.data(), pool, s.ws);
-      blocks::linear(w.wv, nullptr, xn, n, s.v.data(), pool, s.ws);
+      blocks::linear(w.wq, nullptr, xn, n, s.q.data(), s, pool);
+      blocks::linear(w.wk, nullptr, xn, n, s.k.data(), s, pool);
+      blocks::linear(w.wv, nullptr, xn, n, s.v.data(), s, pool);
       if (w.q_norm != nullptr) {
         blocks::head_rms_norm(s.q.data(), w.q_norm, n, c.n_heads, c.head_dim, c.norm_eps);
         blocks::head_rms_norm(s.k.data(), w.k_norm, n, c.n_kv_heads, c.head_dim, c.norm_eps);
@@ -110,7 +110,7 @@ class GemmaModel final : public Model {
       blocks::rope_rows(s.k.data(), n, c.n_kv_heads, c.head_dim, pos, rope);
       blocks::cached_attention(batch, l, attn, s.q.data(), s.k.data(), s.v.data(), pos,
                                s.att.data(), pool, s.ws);
-      blocks::linear(w.wo, nullptr, s.att.data(), n, proj, pool, s.ws);
+      blocks::linear(w.wo, nullptr, s.att.data(), n, proj, s, pool);
       blocks::rms_norm_rows(proj, w.post_attn_norm, n, c.d_model, c.norm_eps, proj);
       blocks::add_rows(x, proj, n * c.d_model);
 

@@ -46,14 +46,14 @@ class LlamaModel final : public Model {
     for (int64_t l = 0; l < c.n_layers; ++l) {
       const LlamaLayer& w = layers_[l];
       blocks::rms_norm_rows(x, w.attn_norm, n, c.d_model, c.norm_eps, xn);
-      blocks::linear(w.wq, nullptr, xn, n, s.q.data(), pool, s.ws);
-      blocks::linear(w.wk, nullptr, xn, n, s.k.data(), pool, s.ws);
-      blocks::linear(w.wv, nullptr, xn, n, s.v.data(), pool, s.ws);
+      blocks::linear(w.wq, nullptr, xn, n, s.q.data(), s, pool);
+      blocks::linear(w.wk, nullptr, xn, n, s.k.data(), s, pool);
+      blocks::linear(w.wv, nullptr, xn, n, s.v.data(), s, pool);
       blocks::rope_rows(s.q.data(), n, c.n_heads, c.head_dim, pos, rope_);
       blocks::rope_rows(s.k.data(), n, c.n_kv_heads, c.head_dim, pos, rope_);
       blocks::cached_attention(batch, l, attention_params(c, l), s.q.data(), s.k.data(),
                                s.v.data(), pos, s.att.data(), pool, s.ws);
-      blocks::linear(w.wo, nullptr, s.att.data(), n, s.proj.data(), pool, s.ws);
+      blocks::linear(w.wo, nullptr, s.att.data(), n, s.proj.data(), s, pool);
       blocks::add_rows(x, s.proj.data(), n * c.d_model);
 
       blocks::rms_norm_rows(x, w.ffn_norm, n, c.d_model, c.norm_eps, xn);

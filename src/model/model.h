@@ -13,6 +13,7 @@
 #include "core/thread_pool.h"
 #include "gguf/gguf.h"
 #include "kernels/kernels.h"
+#include "tensor/tensor.h"
 #include "model/config.h"
 #include "model/kv_cache.h"
 
@@ -32,6 +33,15 @@ struct Batch {
   bool embeddings = false;  // output final hidden states (normed, d_model wide) instead of logits
 };
 
+// Sees the input of every weight matmul of a forward pass (`pocket imatrix` collects the mean
+// squared activation per input column). w.name is the weight's GGUF name; for a row slice of a
+// fused weight (phi3's attn_qkv) it is the fused tensor's name, reported once per slice.
+struct MatmulObserver {
+  virtual ~MatmulObserver() = default;
+  // x: [n_rows][w.ne[0]], the rows multiplied by w in this pass.
+  virtual void on_matmul(const TensorView& w, const float* x, int64_t n_rows) = 0;
+};
+
 // Activation buffers for up to max_tokens tokens per forward pass, allocated once.
 struct ForwardScratch {
   ForwardScratch(const ModelConfig& c, int64_t max_tokens);
@@ -41,6 +51,7 @@ struct ForwardScratch {
   AlignedBuffer<float> x, xn, q, k, v, att, proj, gate, up, rows;
   AlignedBuffer<int32_t> positions;
   kernels::Workspace ws;
+  MatmulObserver* observer = nullptr;  // not owned; null: nothing observes (the usual case)
 };
 
 class Model {

@@ -57,9 +57,9 @@ class QwenModel final : public Model {
     for (int64_t l = 0; l < c.n_layers; ++l) {
       const QwenLayer& w = layers_[l];
       blocks::rms_norm_rows(x, w.attn_norm, n, c.d_model, c.norm_eps, xn);
-      blocks::linear(w.wq, w.bq, xn, n, s.q.data(), pool, s.ws);
-      blocks::linear(w.wk, w.bk, xn, n, s.k.data(), pool, s.ws);
-      blocks::linear(w.wv, w.bv, xn, n, s.v.data(), pool, s.ws);
+      blocks::linear(w.wq, w.bq, xn, n, s.q.data(), s, pool);
+      blocks::linear(w.wk, w.bk, xn, n, s.k.data(), s, pool);
+      blocks::linear(w.wv, w.bv, xn, n, s.v.data(), s, pool);
       if (w.q_norm != nullptr) {
         blocks::head_rms_norm(s.q.data(), w.q_norm, n, c.n_heads, c.head_dim, c.norm_eps);
         blocks::head_rms_norm(s.k.data(), w.k_norm, n, c.n_kv_heads, c.head_dim, c.norm_eps);
@@ -68,7 +68,7 @@ class QwenModel final : public Model {
       blocks::rope_rows(s.k.data(), n, c.n_kv_heads, c.head_dim, pos, rope_);
       blocks::cached_attention(batch, l, attention_params(c, l), s.q.data(), s.k.data(), s.v.data(),
                                pos, s.att.data(), pool, s.ws);
-      blocks::linear(w.wo, nullptr, s.att.data(), n, s.proj.data(), pool, s.ws);
+      blocks::linear(w.wo, nullptr, s.att.data(), n, s.proj.data(), s, pool);
       blocks::add_rows(x, s.proj.data(), n * c.d_model);
 
       blocks::rms_norm_rows(x, w.ffn_norm, n, c.d_model, c.norm_eps, xn);

@@ -2,7 +2,8 @@
 // much that column matters, the mean of the squared activations that multiply it. Stored in the
 // binary layout other GGUF tools use for .imatrix/.dat files (name, number of calls, values that
 // are the running mean times the number of calls), so files can be exchanged. The collector
-// (`pocket imatrix`) needs a hook in the forward pass; this file is only the data and its I/O.
+// (src/cli/cmd_imatrix.cpp) feeds it through the forward pass's MatmulObserver (model/model.h);
+// this file is only the data and its I/O.
 #pragma once
 
 #include <cstdint>
