@@ -14,10 +14,15 @@
 namespace pocket::gguf {
 namespace {
 
-// Variants per file: the header (metadata + tensor infos) is where parsing can go wrong,
-// so mutations concentrate there.
-constexpr int kTruncationsPerFile = 300;
-constexpr int kBitFlipsPerFile = 400;
+// Variants per file: the header (metadata + tensor infos) is where parsing can go wrong, so
+// mutations concentrate there. Files with a small header (stories260K: 14 KB, where nearly
+// every byte is structure) get most variants; files whose header is mostly a vocabulary
+// (0.7-8 MB of token strings) get fewer, which keeps the test fast under AddressSanitizer.
+constexpr size_t kSmallHeaderBytes = 64 * 1024;
+constexpr int kVariantsSmallHeader = 2500;
+constexpr int kVariantsLargeHeader = 60;
+// Large files are cut to their header plus this much data (enough for the first tensors).
+constexpr size_t kDataPrefixBytes = 64 * 1024;
 
 std::vector<uint8_t> read_prefix(const std::string& path, size_t max_bytes) {
   std::ifstream in(path, std::ios::binary);
@@ -46,17 +51,19 @@ TEST(GgufRobustness, TruncatedAndBitFlippedSharedFilesLoadOrRaise) {
   int loaded = 0, rejected = 0;
   for (const auto& entry : std::filesystem::directory_iterator(test::shared_dir() + "/models")) {
     if (entry.path().extension() != ".gguf") continue;
-    // Whole small files; for larger ones the header plus some data suffices.
-    auto size = std::filesystem::file_size(entry.path());
-    std::vector<uint8_t> full = read_prefix(entry.path().string(), std::min<size_t>(size, 1 << 21));
     File reference = File::open(entry.path().string());
-    size_t header = std::min<size_t>(reference.data_offset(), full.size());
-    for (int k = 0; k < kTruncationsPerFile; ++k) {
+    const size_t header = reference.data_offset();
+    const bool small = header <= kSmallHeaderBytes;
+    // Whole files when the header is small; otherwise the header plus some data suffices.
+    std::vector<uint8_t> full = read_prefix(entry.path().string(),
+                                            small ? reference.file_size() : header + kDataPrefixBytes);
+    const int variants = small ? kVariantsSmallHeader : kVariantsLargeHeader;
+    for (int k = 0; k < variants / 2; ++k) {
       size_t cut = (k % 2 == 0) ? rng() % (header + 1) : rng() % (full.size() + 1);
       std::vector<uint8_t> v(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(cut));
       try_load(std::move(v)) ? ++loaded : ++rejected;
     }
-    for (int k = 0; k < kBitFlipsPerFile; ++k) {
+    for (int k = 0; k < variants / 2; ++k) {
       std::vector<uint8_t> v = full;
       int flips = 1 + static_cast<int>(rng() % 4);
       for (int f = 0; f < flips; ++f) v[rng() % header] ^= static_cast<uint8_t>(1u << (rng() % 8));
@@ -64,7 +71,8 @@ TEST(GgufRobustness, TruncatedAndBitFlippedSharedFilesLoadOrRaise) {
     }
   }
   EXPECT_GT(rejected, 1000);
-  EXPECT_GT(loaded + rejected, 5000);
+  EXPECT_GT(loaded, 100);
+  EXPECT_GE(loaded + rejected, 5000);
   std::printf("robustness: %d variants loaded, %d rejected with pocket::Error\n", loaded, rejected);
 }
 
