@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "model/architectures.h"
 #include "tensor/fp16.h"
 
 namespace pocket::blocks {
@@ -162,6 +163,37 @@ void head_rms_norm(float* x, const float* weight, int64_t n_rows, int64_t n_head
   // Rows of [n_heads * head_dim] are n_heads rows of [head_dim]; normalize them in place.
   const int64_t n = n_rows * n_heads;
   for (int64_t r = 0; r < n; ++r) kernels::rms_norm(x + r * head_dim, weight, head_dim, eps, x + r * head_dim);
+}
+
+namespace {
+
+void rope_batch(const Batch& batch, float* x, int64_t n_heads, int64_t head_dim,
+                const int32_t* positions, const RopeSet& rope) {
+  const int64_t width = n_heads * head_dim;
+  for (const auto& seg : batch.segments) {
+    const bool long_ctx = rope.long_context != nullptr && seg.cache->n_ctx() > rope.original_ctx;
+    rope_rows(x + seg.first * width, seg.count, n_heads, head_dim, positions + seg.first,
+              long_ctx ? *rope.long_context : *rope.base);
+  }
+}
+
+}  // namespace
+
+void self_attention(const Batch& batch, int64_t layer, const ModelConfig& c,
+                    const AttentionWeights& w, const RopeSet& rope, const float* xn,
+                    ForwardScratch& s, ThreadPool& pool, float* out) {
+  const auto n = static_cast<int64_t>(batch.tokens.size());
+  const int32_t* pos = s.positions.data();
+  linear(w.wq, w.bq, xn, n, s.q.data(), s, pool);
+  linear(w.wk, w.bk, xn, n, s.k.data(), s, pool);
+  linear(w.wv, w.bv, xn, n, s.v.data(), s, pool);
+  if (w.q_norm != nullptr) head_rms_norm(s.q.data(), w.q_norm, n, c.n_heads, c.head_dim, c.norm_eps);
+  if (w.k_norm != nullptr) head_rms_norm(s.k.data(), w.k_norm, n, c.n_kv_heads, c.head_dim, c.norm_eps);
+  rope_batch(batch, s.q.data(), c.n_heads, c.head_dim, pos, rope);
+  rope_batch(batch, s.k.data(), c.n_kv_heads, c.head_dim, pos, rope);
+  cached_attention(batch, layer, attention_params(c, layer), s.q.data(), s.k.data(), s.v.data(),
+                   pos, s.att.data(), pool, s.ws);
+  linear(w.wo, nullptr, s.att.data(), n, out, s, pool);
 }
 
 void commit_batch(const Batch& batch) {

@@ -61,6 +61,34 @@ TensorView row_slice(const TensorView& w, int64_t first, int64_t count);
 void head_rms_norm(float* x, const float* weight, int64_t n_rows, int64_t n_heads,
                    int64_t head_dim, float eps);
 
+// Weights of the attention half of a decoder layer; optional parts are empty or null.
+struct AttentionWeights {
+  TensorView wq;                // [d_model, q_dim]
+  TensorView wk;                // [d_model, kv_dim]
+  TensorView wv;                // [d_model, kv_dim]
+  TensorView wo;                // [q_dim, d_model]
+  const float* bq = nullptr;    // [q_dim] (qwen2)
+  const float* bk = nullptr;    // [kv_dim]
+  const float* bv = nullptr;    // [kv_dim]
+  const float* q_norm = nullptr;  // [head_dim] per-head RMSNorm before RoPE (qwen3, gemma3)
+  const float* k_norm = nullptr;  // [head_dim]
+};
+
+// RoPE for a batch: `base`, or `long_context` for sequences whose context exceeds
+// `original_ctx` (LongRoPE's two factor sets).
+struct RopeSet {
+  const kernels::RopeParams* base = nullptr;
+  const kernels::RopeParams* long_context = nullptr;
+  int64_t original_ctx = 0;
+};
+
+// The attention half of a pre-norm decoder layer on the normed rows xn: q/k/v projections
+// (+ biases), optional per-head q/k RMSNorm, RoPE, attention over each sequence's cache
+// (parameters of `layer`), and the output projection into out ([n_tokens][d_model]).
+void self_attention(const Batch& batch, int64_t layer, const ModelConfig& c,
+                    const AttentionWeights& w, const RopeSet& rope, const float* xn,
+                    ForwardScratch& s, ThreadPool& pool, float* out);
+
 // Advances each segment's cache past the tokens just processed.
 void commit_batch(const Batch& batch);
 

@@ -26,13 +26,8 @@ constexpr float kGemma3LocalRopeBase = 10000.0f;
 constexpr int64_t kGemma3WindowPattern = 6;
 
 struct GemmaLayer {
-  const float* attn_norm;       // [d_model]
-  TensorView wq;                // [d_model, q_dim]
-  TensorView wk;                // [d_model, kv_dim]
-  TensorView wv;                // [d_model, kv_dim]
-  const float* q_norm;          // [head_dim] (gemma3) or null
-  const float* k_norm;          // [head_dim] (gemma3) or null
-  TensorView wo;                // [q_dim, d_model]
+  const float* attn_norm;         // [d_model]
+  blocks::AttentionWeights attn;  // gemma3: per-head q/k norms
   const float* post_attn_norm;  // [d_model]
   const float* ffn_norm;        // [d_model]
   TensorView w_gate;            // [d_model, d_ff]
@@ -88,7 +83,6 @@ class GemmaModel final : public Model {
     const ModelConfig& c = config_;
     const auto n = static_cast<int64_t>(batch.tokens.size());
     blocks::prepare_batch(batch, c.n_vocab, file_.path(), s);
-    const int32_t* pos = s.positions.data();
     float* x = s.x.data();
     float* xn = s.xn.data();
     float* proj = s.proj.data();
@@ -96,21 +90,10 @@ class GemmaModel final : public Model {
     blocks::embed(token_embd_, batch.tokens, c.embedding_scale, x);
     for (int64_t l = 0; l < c.n_layers; ++l) {
       const GemmaLayer& w = layers_[l];
-      const kernels::AttentionParams attn = attention_params(c, l);
-      const kernels::RopeParams& rope = attn.window > 0 ? rope_local_ : rope_global_;
+      // gemma3's sliding-window layers use their own RoPE base.
+      const kernels::RopeParams& rope = attention_params(c, l).window > 0 ? rope_local_ : rope_global_;
       blocks::rms_norm_rows(x, w.attn_norm, n, c.d_model, c.norm_eps, xn);
-      blocks::linear(w.wq, nullptr, xn, n, s.q.data(), s, pool);
-      blocks::linear(w.wk, nullptr, xn, n, s.k.data(), s, pool);
-      blocks::linear(w.wv, nullptr, xn, n, s.v.data(), s, pool);
-      if (w.q_norm != nullptr) {
-        blocks::head_rms_norm(s.q.data(), w.q_norm, n, c.n_heads, c.head_dim, c.norm_eps);
-        blocks::head_rms_norm(s.k.data(), w.k_norm, n, c.n_kv_heads, c.head_dim, c.norm_eps);
-      }
-      blocks::rope_rows(s.q.data(), n, c.n_heads, c.head_dim, pos, rope);
-      blocks::rope_rows(s.k.data(), n, c.n_kv_heads, c.head_dim, pos, rope);
-      blocks::cached_attention(batch, l, attn, s.q.data(), s.k.data(), s.v.data(), pos,
-                               s.att.data(), pool, s.ws);
-      blocks::linear(w.wo, nullptr, s.att.data(), n, proj, s, pool);
+      blocks::self_attention(batch, l, c, w.attn, {&rope}, xn, s, pool, proj);
       blocks::rms_norm_rows(proj, w.post_attn_norm, n, c.d_model, c.norm_eps, proj);
       blocks::add_rows(x, proj, n * c.d_model);
 
@@ -147,12 +130,12 @@ class GemmaModel final : public Model {
       const std::string p = "blk." + std::to_string(l) + ".";
       GemmaLayer& w = layers_[l];
       w.attn_norm = b.vector(p + "attn_norm.weight", c.d_model);
-      w.wq = b.get(p + "attn_q.weight", {c.d_model, c.q_dim()});
-      w.wk = b.get(p + "attn_k.weight", {c.d_model, c.kv_dim()});
-      w.wv = b.get(p + "attn_v.weight", {c.d_model, c.kv_dim()});
-      w.q_norm = b.vector(p + "attn_q_norm.weight", c.head_dim, gemma3);
-      w.k_norm = b.vector(p + "attn_k_norm.weight", c.head_dim, gemma3);
-      w.wo = b.get(p + "attn_output.weight", {c.q_dim(), c.d_model});
+      w.attn.wq = b.get(p + "attn_q.weight", {c.d_model, c.q_dim()});
+      w.attn.wk = b.get(p + "attn_k.weight", {c.d_model, c.kv_dim()});
+      w.attn.wv = b.get(p + "attn_v.weight", {c.d_model, c.kv_dim()});
+      w.attn.q_norm = b.vector(p + "attn_q_norm.weight", c.head_dim, gemma3);
+      w.attn.k_norm = b.vector(p + "attn_k_norm.weight", c.head_dim, gemma3);
+      w.attn.wo = b.get(p + "attn_output.weight", {c.q_dim(), c.d_model});
       w.post_attn_norm = b.vector(p + "post_attention_norm.weight", c.d_model);
       w.ffn_norm = b.vector(p + "ffn_norm.weight", c.d_model);
       w.w_gate = b.get(p + "ffn_gate.weight", {c.d_model, c.d_ff});

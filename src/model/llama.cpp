@@ -14,11 +14,8 @@ namespace pocket {
 namespace {
 
 struct LlamaLayer {
-  const float* attn_norm;  // [d_model]
-  TensorView wq;           // [d_model, q_dim]
-  TensorView wk;           // [d_model, kv_dim]
-  TensorView wv;           // [d_model, kv_dim]
-  TensorView wo;           // [q_dim, d_model]
+  const float* attn_norm;         // [d_model]
+  blocks::AttentionWeights attn;  // q, k, v, o projections
   const float* ffn_norm;   // [d_model]
   TensorView w_gate;       // [d_model, d_ff]
   TensorView w_up;         // [d_model, d_ff]
@@ -38,7 +35,6 @@ class LlamaModel final : public Model {
     const ModelConfig& c = config_;
     const auto n = static_cast<int64_t>(batch.tokens.size());
     blocks::prepare_batch(batch, c.n_vocab, file_.path(), s);
-    const int32_t* pos = s.positions.data();
     float* x = s.x.data();
     float* xn = s.xn.data();
 
@@ -46,14 +42,7 @@ class LlamaModel final : public Model {
     for (int64_t l = 0; l < c.n_layers; ++l) {
       const LlamaLayer& w = layers_[l];
       blocks::rms_norm_rows(x, w.attn_norm, n, c.d_model, c.norm_eps, xn);
-      blocks::linear(w.wq, nullptr, xn, n, s.q.data(), s, pool);
-      blocks::linear(w.wk, nullptr, xn, n, s.k.data(), s, pool);
-      blocks::linear(w.wv, nullptr, xn, n, s.v.data(), s, pool);
-      blocks::rope_rows(s.q.data(), n, c.n_heads, c.head_dim, pos, rope_);
-      blocks::rope_rows(s.k.data(), n, c.n_kv_heads, c.head_dim, pos, rope_);
-      blocks::cached_attention(batch, l, attention_params(c, l), s.q.data(), s.k.data(),
-                               s.v.data(), pos, s.att.data(), pool, s.ws);
-      blocks::linear(w.wo, nullptr, s.att.data(), n, s.proj.data(), s, pool);
+      blocks::self_attention(batch, l, c, w.attn, {&rope_}, xn, s, pool, s.proj.data());
       blocks::add_rows(x, s.proj.data(), n * c.d_model);
 
       blocks::rms_norm_rows(x, w.ffn_norm, n, c.d_model, c.norm_eps, xn);
@@ -82,10 +71,10 @@ class LlamaModel final : public Model {
       const std::string p = "blk." + std::to_string(l) + ".";
       LlamaLayer& w = layers_[l];
       w.attn_norm = b.vector(p + "attn_norm.weight", c.d_model);
-      w.wq = b.get(p + "attn_q.weight", {c.d_model, c.q_dim()});
-      w.wk = b.get(p + "attn_k.weight", {c.d_model, c.kv_dim()});
-      w.wv = b.get(p + "attn_v.weight", {c.d_model, c.kv_dim()});
-      w.wo = b.get(p + "attn_output.weight", {c.q_dim(), c.d_model});
+      w.attn.wq = b.get(p + "attn_q.weight", {c.d_model, c.q_dim()});
+      w.attn.wk = b.get(p + "attn_k.weight", {c.d_model, c.kv_dim()});
+      w.attn.wv = b.get(p + "attn_v.weight", {c.d_model, c.kv_dim()});
+      w.attn.wo = b.get(p + "attn_output.weight", {c.q_dim(), c.d_model});
       w.ffn_norm = b.vector(p + "ffn_norm.weight", c.d_model);
       w.w_gate = b.get(p + "ffn_gate.weight", {c.d_model, c.d_ff});
       w.w_up = b.get(p + "ffn_up.weight", {c.d_model, c.d_ff});

@@ -11,11 +11,8 @@ namespace pocket {
 namespace {
 
 struct Phi3Layer {
-  const float* attn_norm;  // [d_model]
-  TensorView wq;           // [d_model, q_dim]   rows [0, q_dim) of attn_qkv
-  TensorView wk;           // [d_model, kv_dim]  the next kv_dim rows
-  TensorView wv;           // [d_model, kv_dim]  the last kv_dim rows
-  TensorView wo;           // [q_dim, d_model]
+  const float* attn_norm;         // [d_model]
+  blocks::AttentionWeights attn;  // wq, wk, wv: consecutive row ranges of attn_qkv
   const float* ffn_norm;   // [d_model]
   TensorView w_gate;       // [d_model, d_ff]    rows [0, d_ff) of ffn_up (gate first)
   TensorView w_up;         // [d_model, d_ff]    rows [d_ff, 2 d_ff)
@@ -39,7 +36,6 @@ class Phi3Model final : public Model {
     const ModelConfig& c = config_;
     const auto n = static_cast<int64_t>(batch.tokens.size());
     blocks::prepare_batch(batch, c.n_vocab, file_.path(), s);
-    const int32_t* pos = s.positions.data();
     float* x = s.x.data();
     float* xn = s.xn.data();
 
@@ -47,14 +43,9 @@ class Phi3Model final : public Model {
     for (int64_t l = 0; l < c.n_layers; ++l) {
       const Phi3Layer& w = layers_[l];
       blocks::rms_norm_rows(x, w.attn_norm, n, c.d_model, c.norm_eps, xn);
-      blocks::linear(w.wq, nullptr, xn, n, s.q.data(), s, pool);
-      blocks::linear(w.wk, nullptr, xn, n, s.k.data(), s, pool);
-      blocks::linear(w.wv, nullptr, xn, n, s.v.data(), s, pool);
-      rope_segments(batch, s.q.data(), c.n_heads, pos);
-      rope_segments(batch, s.k.data(), c.n_kv_heads, pos);
-      blocks::cached_attention(batch, l, attention_params(c, l), s.q.data(), s.k.data(), s.v.data(),
-                               pos, s.att.data(), pool, s.ws);
-      blocks::linear(w.wo, nullptr, s.att.data(), n, s.proj.data(), s, pool);
+      // LongRoPE: the long factor set for sequences longer than the original context.
+      blocks::self_attention(batch, l, c, w.attn, {&rope_short_, &rope_long_, n_ctx_original_}, xn,
+                             s, pool, s.proj.data());
       blocks::add_rows(x, s.proj.data(), n * c.d_model);
 
       blocks::rms_norm_rows(x, w.ffn_norm, n, c.d_model, c.norm_eps, xn);
@@ -68,17 +59,6 @@ class Phi3Model final : public Model {
   }
 
  private:
-  // LongRoPE picks its factor set by context size, as the reference engine does: the long
-  // factors when a sequence's context exceeds the original training context.
-  void rope_segments(const Batch& batch, float* x, int64_t n_heads, const int32_t* pos) const {
-    const int64_t width = n_heads * config_.head_dim;
-    for (const auto& seg : batch.segments) {
-      const bool long_ctx = seg.cache->n_ctx() > n_ctx_original_;
-      blocks::rope_rows(x + seg.first * width, seg.count, n_heads, config_.head_dim,
-                        pos + seg.first, long_ctx ? rope_long_ : rope_short_);
-    }
-  }
-
   // The GGUF tensor names of the Phi-3 family (the only place they appear).
   void bind() {
     const ModelConfig& c = config_;
@@ -101,10 +81,10 @@ class Phi3Model final : public Model {
       Phi3Layer& w = layers_[l];
       w.attn_norm = b.vector(p + "attn_norm.weight", c.d_model);
       const TensorView qkv = b.get(p + "attn_qkv.weight", {c.d_model, c.q_dim() + 2 * c.kv_dim()});
-      w.wq = blocks::row_slice(qkv, 0, c.q_dim());
-      w.wk = blocks::row_slice(qkv, c.q_dim(), c.kv_dim());
-      w.wv = blocks::row_slice(qkv, c.q_dim() + c.kv_dim(), c.kv_dim());
-      w.wo = b.get(p + "attn_output.weight", {c.q_dim(), c.d_model});
+      w.attn.wq = blocks::row_slice(qkv, 0, c.q_dim());
+      w.attn.wk = blocks::row_slice(qkv, c.q_dim(), c.kv_dim());
+      w.attn.wv = blocks::row_slice(qkv, c.q_dim() + c.kv_dim(), c.kv_dim());
+      w.attn.wo = b.get(p + "attn_output.weight", {c.q_dim(), c.d_model});
       w.ffn_norm = b.vector(p + "ffn_norm.weight", c.d_model);
       const TensorView gate_up = b.get(p + "ffn_up.weight", {c.d_model, 2 * c.d_ff});
       w.w_gate = blocks::row_slice(gate_up, 0, c.d_ff);

@@ -13,16 +13,8 @@ namespace {
 enum class QwenVariant { Qwen2, Qwen3 };
 
 struct QwenLayer {
-  const float* attn_norm;  // [d_model]
-  TensorView wq;           // [d_model, q_dim]
-  TensorView wk;           // [d_model, kv_dim]
-  TensorView wv;           // [d_model, kv_dim]
-  const float* bq;         // [q_dim] (qwen2) or null
-  const float* bk;         // [kv_dim] (qwen2) or null
-  const float* bv;         // [kv_dim] (qwen2) or null
-  const float* q_norm;     // [head_dim] (qwen3) or null
-  const float* k_norm;     // [head_dim] (qwen3) or null
-  TensorView wo;           // [q_dim, d_model]
+  const float* attn_norm;         // [d_model]
+  blocks::AttentionWeights attn;  // qwen2: q/k/v biases; qwen3: per-head q/k norms
   const float* ffn_norm;   // [d_model]
   TensorView w_gate;       // [d_model, d_ff]
   TensorView w_up;         // [d_model, d_ff]
@@ -49,7 +41,6 @@ class QwenModel final : public Model {
     const ModelConfig& c = config_;
     const auto n = static_cast<int64_t>(batch.tokens.size());
     blocks::prepare_batch(batch, c.n_vocab, file_.path(), s);
-    const int32_t* pos = s.positions.data();
     float* x = s.x.data();
     float* xn = s.xn.data();
 
@@ -57,18 +48,7 @@ class QwenModel final : public Model {
     for (int64_t l = 0; l < c.n_layers; ++l) {
       const QwenLayer& w = layers_[l];
       blocks::rms_norm_rows(x, w.attn_norm, n, c.d_model, c.norm_eps, xn);
-      blocks::linear(w.wq, w.bq, xn, n, s.q.data(), s, pool);
-      blocks::linear(w.wk, w.bk, xn, n, s.k.data(), s, pool);
-      blocks::linear(w.wv, w.bv, xn, n, s.v.data(), s, pool);
-      if (w.q_norm != nullptr) {
-        blocks::head_rms_norm(s.q.data(), w.q_norm, n, c.n_heads, c.head_dim, c.norm_eps);
-        blocks::head_rms_norm(s.k.data(), w.k_norm, n, c.n_kv_heads, c.head_dim, c.norm_eps);
-      }
-      blocks::rope_rows(s.q.data(), n, c.n_heads, c.head_dim, pos, rope_);
-      blocks::rope_rows(s.k.data(), n, c.n_kv_heads, c.head_dim, pos, rope_);
-      blocks::cached_attention(batch, l, attention_params(c, l), s.q.data(), s.k.data(), s.v.data(),
-                               pos, s.att.data(), pool, s.ws);
-      blocks::linear(w.wo, nullptr, s.att.data(), n, s.proj.data(), s, pool);
+      blocks::self_attention(batch, l, c, w.attn, {&rope_}, xn, s, pool, s.proj.data());
       blocks::add_rows(x, s.proj.data(), n * c.d_model);
 
       blocks::rms_norm_rows(x, w.ffn_norm, n, c.d_model, c.norm_eps, xn);
@@ -98,15 +78,15 @@ class QwenModel final : public Model {
       const std::string p = "blk." + std::to_string(l) + ".";
       QwenLayer& w = layers_[l];
       w.attn_norm = b.vector(p + "attn_norm.weight", c.d_model);
-      w.wq = b.get(p + "attn_q.weight", {c.d_model, c.q_dim()});
-      w.wk = b.get(p + "attn_k.weight", {c.d_model, c.kv_dim()});
-      w.wv = b.get(p + "attn_v.weight", {c.d_model, c.kv_dim()});
-      w.bq = b.vector(p + "attn_q.bias", c.q_dim(), qwen2);
-      w.bk = b.vector(p + "attn_k.bias", c.kv_dim(), qwen2);
-      w.bv = b.vector(p + "attn_v.bias", c.kv_dim(), qwen2);
-      w.q_norm = b.vector(p + "attn_q_norm.weight", c.head_dim, !qwen2);
-      w.k_norm = b.vector(p + "attn_k_norm.weight", c.head_dim, !qwen2);
-      w.wo = b.get(p + "attn_output.weight", {c.q_dim(), c.d_model});
+      w.attn.wq = b.get(p + "attn_q.weight", {c.d_model, c.q_dim()});
+      w.attn.wk = b.get(p + "attn_k.weight", {c.d_model, c.kv_dim()});
+      w.attn.wv = b.get(p + "attn_v.weight", {c.d_model, c.kv_dim()});
+      w.attn.bq = b.vector(p + "attn_q.bias", c.q_dim(), qwen2);
+      w.attn.bk = b.vector(p + "attn_k.bias", c.kv_dim(), qwen2);
+      w.attn.bv = b.vector(p + "attn_v.bias", c.kv_dim(), qwen2);
+      w.attn.q_norm = b.vector(p + "attn_q_norm.weight", c.head_dim, !qwen2);
+      w.attn.k_norm = b.vector(p + "attn_k_norm.weight", c.head_dim, !qwen2);
+      w.attn.wo = b.get(p + "attn_output.weight", {c.q_dim(), c.d_model});
       w.ffn_norm = b.vector(p + "ffn_norm.weight", c.d_model);
       w.w_gate = b.get(p + "ffn_gate.weight", {c.d_model, c.d_ff});
       w.w_up = b.get(p + "ffn_up.weight", {c.d_model, c.d_ff});
