@@ -11,5 +11,5 @@ ctest --preset release -j "$JOBS"
 if [ "${POCKET_SKIP_ASAN:-0}" != "1" ]; then
   cmake --preset asan >/dev/null
   cmake --build --preset asan -j "$JOBS"
-  ctest --preset asan -j "$JOBS" --label-exclude slow
+  ctest --preset asan -j "$JOBS"
 fi
