@@ -27,7 +27,9 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
   }
   size_ = static_cast<size_t>(st.st_size);
   if (size_ > 0) {
-    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd, 0);
+    // MAP_POPULATE maps every page of the (usually cached) file now, in one batched pass,
+    // instead of ~one page fault per 4 KiB on first use (seconds for a 1 GB model in a VM).
+    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
     if (p == MAP_FAILED) {
       int err = errno;
       ::close(fd);

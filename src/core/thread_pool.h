@@ -1,7 +1,14 @@
-// A persistent pool of worker threads for the forward pass. run() hands one job to every
-// thread (the caller acts as thread 0) and returns when all are done. Workers spin briefly
-// on an atomic generation counter, then sleep on it (C++20 atomic wait), so a preempted
-// thread on a busy machine costs a wake-up, not a livelock. Not a general task queue.
+// A persistent pool of worker threads for the forward pass (the caller acts as thread 0).
+// Two ways to hand out work:
+//  - run(job): job(i, size()) once per thread i, returns when all returned (static split);
+//  - run_chunks(n, body): body(chunk, thread) for chunks 0..n-1, claimed one at a time from an
+//    atomic counter by whichever threads are running. The caller works through the chunks
+//    too, so when a worker is descheduled (other load on the machine) the caller finishes its
+//    share instead of waiting a scheduler tick for it; the caller then waits only for chunks
+//    already claimed. The kernels use this one.
+// Idle workers spin briefly on an atomic generation counter, then sleep on it (C++20 atomic
+// wait), so waiting between operations costs no system call in the common case and a
+// preempted thread costs a wake-up, not a livelock. Not a general task queue.
 #pragma once
 
 #include <algorithm>
@@ -40,6 +47,25 @@ class ThreadPool {
   // job must not throw.
   void run(ThreadJob job);
 
+  // Runs body(chunk, thread) for every chunk in [0, n_chunks), each exactly once, on the
+  // threads that are available; `thread` < size() identifies the caller's per-thread scratch.
+  // Returns when all chunks are done. body must not throw.
+  template <class F>
+  void run_chunks(int64_t n_chunks, F&& body) {
+    if (n_threads_ == 1 || n_chunks <= 1) {
+      for (int64_t c = 0; c < n_chunks; ++c) body(c, 0);
+      return;
+    }
+    next_chunk_.store(0, std::memory_order_relaxed);
+    auto job = [&](int thread, int) {
+      for (int64_t c = next_chunk_.fetch_add(1, std::memory_order_relaxed); c < n_chunks;
+           c = next_chunk_.fetch_add(1, std::memory_order_relaxed)) {
+        body(c, thread);
+      }
+    };
+    run_dynamic(job);
+  }
+
   // Convenience: splits [0, n) into size() contiguous chunks aligned to `grain`.
   template <class F>
   void parallel_for(int64_t n, int64_t grain, F&& body) {
@@ -57,13 +83,19 @@ class ThreadPool {
   }
 
  private:
+  void publish(const ThreadJob* job, bool dynamic);
+  void run_dynamic(ThreadJob job);
   void worker_loop(int index);
 
   int n_threads_;
   std::vector<std::thread> workers_;
   const ThreadJob* job_ = nullptr;
+  bool dynamic_ = false;
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<uint64_t> closed_{0};  // last dynamic generation no worker may enter any more
+  std::atomic<int> pending_{0};      // static jobs: workers still running
+  std::atomic<int> active_{0};       // workers inside (or deciding about) the current job
+  std::atomic<int64_t> next_chunk_{0};
   std::atomic<bool> stop_{false};
 };
 

@@ -1,3 +1,5 @@
+// Builds the kernel tables (scalar reference, then each ISA's overrides) and picks the active
+// one at start-up; also the public entry points that are thin wrappers over a table entry.
 #include "kernels/dispatch.h"
 
 #include <atomic>
@@ -8,19 +10,41 @@
 #include "kernels/kernels.h"
 #include "kernels/ref/activations.h"
 #include "kernels/ref/float_dots.h"
+#include "kernels/ref/ops.h"
 
 namespace pocket::kernels {
 namespace {
 
 std::atomic<bool> g_force_scalar{false};
 
-KernelTable build_best_table() {
-  KernelTable table = reference_table();
-  const char* env = std::getenv("POCKET_KERNELS");
-  if (env != nullptr && std::strcmp(env, "scalar") == 0) return table;
-  install_avx2(table);
-  install_avx512(table);
-  return table;
+struct Tables {
+  KernelTable scalar = reference_table();
+  KernelTable avx2 = reference_table();
+  KernelTable avx512 = reference_table();
+  bool has_avx2 = false;
+  bool has_avx512 = false;
+  KernelTable best;
+
+  Tables() {
+    has_avx2 = install_avx2(avx2);
+    // AVX-512 builds on AVX2: entries it does not override keep the AVX2 version.
+    avx512 = avx2;
+    has_avx512 = has_avx2 && install_avx512(avx512);
+    const char* env = std::getenv("POCKET_KERNELS");
+    const std::string want = env != nullptr ? env : "";
+    if (want == "scalar") {
+      best = scalar;
+    } else if (want == "avx2" || !has_avx512) {
+      best = has_avx2 ? avx2 : scalar;
+    } else {
+      best = avx512;
+    }
+  }
+};
+
+const Tables& tables() {
+  static const Tables t;
+  return t;
 }
 
 }  // namespace
@@ -39,17 +63,38 @@ KernelTable reference_table() {
   table.vec_dot[static_cast<size_t>(DType::F32)] = vec_dot_f32_lanes;
   table.vec_dot[static_cast<size_t>(DType::F16)] = vec_dot_f16_lanes;
   table.vec_dot[static_cast<size_t>(DType::BF16)] = vec_dot_bf16_lanes;
+  table.swiglu = swiglu_ref;
+  table.to_f16 = to_f16_ref;
+  table.attention_row = attention_row_ref;
   return table;
 }
 
 const KernelTable& active_table() {
-  static const KernelTable best = build_best_table();
-  static const KernelTable scalar = reference_table();
-  return g_force_scalar.load(std::memory_order_relaxed) ? scalar : best;
+  return g_force_scalar.load(std::memory_order_relaxed) ? tables().scalar : tables().best;
 }
 
-std::string active_isa() { return active_table().isa; }
+const KernelTable* table_for(const std::string& isa) {
+  const Tables& t = tables();
+  if (isa == "scalar") return &t.scalar;
+  if (isa == "avx2") return t.has_avx2 ? &t.avx2 : nullptr;
+  if (isa == "avx512") return t.has_avx512 ? &t.avx512 : nullptr;
+  return nullptr;
+}
 
-void force_scalar(bool on) { g_force_scalar.store(on, std::memory_order_relaxed); }
+std::string active_isa() {
+  return active_table().isa;
+}
+
+void force_scalar(bool on) {
+  g_force_scalar.store(on, std::memory_order_relaxed);
+}
+
+void swiglu(const float* gate, const float* up, int64_t n, float* out) {
+  active_table().swiglu(gate, up, n, out);
+}
+
+void to_f16(const float* x, uint16_t* out, int64_t n) {
+  active_table().to_f16(x, out, n);
+}
 
 }  // namespace pocket::kernels

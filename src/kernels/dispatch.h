@@ -1,9 +1,11 @@
 // The kernel table: function pointers per tensor type, filled at start-up from the best
 // instruction set the CPU has (ref/ first, then kernels/<isa>/ overriding what they speed up).
-// Internal to kernels/.
+// Internal to kernels/ (and its tests, which compare each ISA's table with the scalar one).
 #pragma once
 
 #include <array>
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "tensor/traits.h"
@@ -12,13 +14,64 @@ namespace pocket::kernels {
 
 constexpr size_t kMaxTypeId = 40;
 
+// Decode-shaped products: y[t * y_stride + r] = dot(row r of w, row t of x) for r < n_rows and
+// t < n_tokens. w rows are w_stride bytes apart; x rows, already in the weight type's
+// vec_dot_type, x_stride bytes apart. The scalar twin is vec_dot per (row, token).
+using MatvecFn = void (*)(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* x,
+                          size_t x_stride, int64_t n_tokens, float* y, int64_t y_stride);
+
+// Prefill-shaped products (many tokens): activations, already quantized row by row by
+// quantize_row, are packed into groups of `group_tokens` tokens with the tokens in SIMD lanes;
+// compute() then reuses each weight block for every token of every group. Same results as
+// MatvecFn up to float summation order.
+struct GemmOps {
+  int64_t group_tokens = 0;
+  size_t (*group_bytes)(int64_t n) = nullptr;  // one packed group (a multiple of 64 bytes)
+  // Packs `count` <= group_tokens rows of x (x_stride bytes apart) into one group; missing
+  // tokens are zero.
+  void (*pack)(const void* x, size_t x_stride, int64_t count, int64_t n, void* group) = nullptr;
+  size_t (*scratch_bytes)(int64_t n) = nullptr;  // per calling thread
+  // y[t * y_stride + r] for r < n_rows and t < n_tokens (groups hold ceil(n_tokens/group_tokens)).
+  void (*compute)(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* groups,
+                  int64_t n_tokens, float* y, int64_t y_stride, void* scratch) = nullptr;
+};
+
+// Element-wise and attention kernels with a SIMD version (the scalar ones are in ref/).
+using SwigluFn = void (*)(const float* gate, const float* up, int64_t n, float* out);
+using ToF16Fn = void (*)(const float* x, uint16_t* out, int64_t n);
+// One query row against keys/values [first, last) of one KV head, for `n_heads` query heads
+// that share it (q, out: [n_heads][head_dim], head_stride floats apart). Scores go to
+// scores[first..last) for each head in turn (scratch of n_heads * n_kv floats).
+struct AttentionRowArgs {
+  const float* q;
+  int64_t head_stride;
+  int n_heads;
+  int head_dim;
+  const uint16_t* k;  // row j at k + j * kv_stride
+  const uint16_t* v;
+  int64_t kv_stride;
+  int64_t first, last;
+  int64_t n_kv;
+  float scale;
+  float softcap;
+  float* scores;   // [n_heads][n_kv]
+  float* scratch;  // [2 * head_dim] floats
+  float* out;
+};
+using AttentionRowFn = void (*)(const AttentionRowArgs& args);
+
 struct KernelTable {
   std::string isa = "scalar";
   std::array<VecDotFn, kMaxTypeId> vec_dot{};            // by weight type
   std::array<QuantizeRowFn, kMaxTypeId> quantize_row{};  // by activation (vec_dot) type
+  std::array<MatvecFn, kMaxTypeId> matvec{};             // by weight type; null: vec_dot loop
+  std::array<const GemmOps*, kMaxTypeId> gemm{};         // by weight type; null: matvec
+  SwigluFn swiglu = nullptr;
+  ToF16Fn to_f16 = nullptr;
+  AttentionRowFn attention_row = nullptr;
 };
 
-// The scalar reference table (type_traits of tensor/).
+// The scalar reference table (type_traits of tensor/, ref/ kernels).
 KernelTable reference_table();
 
 // Each ISA file overrides entries it implements; returns false if the CPU lacks the ISA.
@@ -26,5 +79,9 @@ bool install_avx2(KernelTable& table);
 bool install_avx512(KernelTable& table);
 
 const KernelTable& active_table();
+
+// The table of one instruction set ("scalar", "avx2", "avx512"), or nullptr if this CPU (or
+// build) lacks it. Tests use it to run every ISA against the scalar twins.
+const KernelTable* table_for(const std::string& isa);
 
 }  // namespace pocket::kernels

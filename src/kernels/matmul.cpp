@@ -1,7 +1,12 @@
-// Matrix multiplication on quantized weights: activations are converted once to the weight
-// type's vec_dot_type (8-bit blocks for quantized weights), then every output row is one
-// dot product per token, rows split across threads so each core streams its own share of
-// the weights once. Also the embedding-row lookup.
+// Matrix multiplication on quantized weights. Activations are converted once to the weight
+// type's vec_dot_type (8-bit blocks for quantized weights, bit-exact with the scalar
+// quantizers), then:
+//  - few tokens (decode): matvec kernels, rows split across threads so each core streams
+//    its own share of the weights once;
+//  - many tokens (prefill): the GEMM path packs the quantized activations into token groups
+//    and reuses each weight block for all of them (rows split across threads as well).
+// Both give the scalar vec_dot's results bit for bit, so which one a token takes (it depends
+// on the batch it is part of) never changes its logits. Also the embedding-row lookup.
 #include <algorithm>
 
 #include "core/error.h"
@@ -11,8 +16,40 @@
 namespace pocket::kernels {
 namespace {
 
-// Rows per scheduling unit: enough to amortize the call, small enough to balance threads.
+// Rows per scheduling unit: a multiple of every kernel's row tile.
 constexpr int64_t kRowGrain = 16;
+// Row chunks per thread: several, so that a thread that gets the core late costs little (the
+// others take its chunks), few enough that each chunk streams a long run of weights.
+constexpr int64_t kChunksPerThread = 4;
+// No chunk smaller than this many weight bytes (per-chunk costs: a claim, a prefetch ramp).
+constexpr size_t kMinChunkBytes = 32 * 1024;
+// From this many tokens on, the GEMM path (when the type has one) beats per-token matvecs.
+constexpr int64_t kGemmMinTokens = 6;
+constexpr size_t kAlign = 64;
+
+size_t align_up(size_t n) {
+  return (n + kAlign - 1) / kAlign * kAlign;
+}
+
+// Rows per chunk for n_rows rows of row_bytes each on n_threads threads.
+int64_t chunk_rows(int64_t n_rows, size_t row_bytes, int n_threads) {
+  const int64_t by_count =
+      (n_rows + kChunksPerThread * n_threads - 1) / (kChunksPerThread * n_threads);
+  const auto by_bytes = static_cast<int64_t>((kMinChunkBytes + row_bytes - 1) / row_bytes);
+  const int64_t rows = std::max(by_count, by_bytes);
+  return (rows + kRowGrain - 1) / kRowGrain * kRowGrain;
+}
+
+void matvec_by_dot(VecDotFn dot, int64_t n, const uint8_t* w, size_t w_stride, int64_t n_rows,
+                   const uint8_t* x, size_t x_stride, int64_t n_tokens, float* y,
+                   int64_t y_stride) {
+  for (int64_t r = 0; r < n_rows; ++r) {
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      y[t * y_stride + r] =
+          dot(n, w + static_cast<size_t>(r) * w_stride, x + static_cast<size_t>(t) * x_stride);
+    }
+  }
+}
 
 }  // namespace
 
@@ -24,28 +61,70 @@ void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, Thr
   const int64_t n_in = w.ne[0];
   const int64_t n_out = w.ne[1];
   const size_t act_row_bytes = row_bytes(act_type, n_in);
-  const VecDotFn dot = table.vec_dot[static_cast<size_t>(w.type)];
-
-  const uint8_t* xq = reinterpret_cast<const uint8_t*>(x);
-  if (act_type != DType::F32) {
-    uint8_t* buffer = ws.bytes(act_row_bytes * static_cast<size_t>(n_tokens));
-    const QuantizeRowFn quantize = table.quantize_row[static_cast<size_t>(act_type)];
-    pool.parallel_for(n_tokens, 1, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t) {
-        quantize(x + t * n_in, buffer + static_cast<size_t>(t) * act_row_bytes, n_in);
-      }
-    });
-    xq = buffer;
-  }
-
   const size_t w_row_bytes = w.row_bytes();
   const auto* w_bytes = static_cast<const uint8_t*>(w.data);
-  pool.parallel_for(n_out, kRowGrain, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const uint8_t* row = w_bytes + static_cast<size_t>(r) * w_row_bytes;
-      for (int64_t t = 0; t < n_tokens; ++t) {
-        y[t * n_out + r] = dot(n_in, row, xq + static_cast<size_t>(t) * act_row_bytes);
+  const QuantizeRowFn quantize = table.quantize_row[static_cast<size_t>(act_type)];
+  const bool convert = act_type != DType::F32;
+  const int64_t rows_per_chunk = chunk_rows(n_out, w_row_bytes, pool.size());
+  const int64_t n_chunks = (n_out + rows_per_chunk - 1) / rows_per_chunk;
+
+  const GemmOps* gemm = table.gemm[static_cast<size_t>(w.type)];
+  const MatvecFn matvec = table.matvec[static_cast<size_t>(w.type)];
+  // Types without a matvec kernel take the GEMM at any batch size (its results are the same).
+  if (gemm != nullptr && (n_tokens >= kGemmMinTokens || matvec == nullptr)) {
+    // Workspace: [packed groups][per-thread: one group of quantized rows][per-thread scratch].
+    // Rows are quantized a group at a time, right before packing, so the quantized copy of the
+    // whole batch never exists (it would be as large as the packed groups).
+    const int64_t group = gemm->group_tokens;
+    const int64_t n_groups = (n_tokens + group - 1) / group;
+    const size_t group_bytes = align_up(gemm->group_bytes(n_in));
+    const size_t quant_bytes = convert ? align_up(act_row_bytes * static_cast<size_t>(group)) : 0;
+    const size_t scratch_bytes = align_up(gemm->scratch_bytes(n_in));
+    const auto n_threads = static_cast<size_t>(pool.size());
+    uint8_t* base = ws.bytes(group_bytes * static_cast<size_t>(n_groups) +
+                             (quant_bytes + scratch_bytes) * n_threads);
+    uint8_t* groups = base;
+    uint8_t* quant = groups + group_bytes * static_cast<size_t>(n_groups);
+    uint8_t* scratch = quant + quant_bytes * n_threads;
+    pool.run_chunks(n_groups, [&](int64_t g, int thread) {
+      const int64_t t0 = g * group, count = std::min(group, n_tokens - t0);
+      const uint8_t* rows = reinterpret_cast<const uint8_t*>(x + t0 * n_in);
+      if (convert) {
+        uint8_t* q = quant + quant_bytes * static_cast<size_t>(thread);
+        for (int64_t t = 0; t < count; ++t) {
+          quantize(x + (t0 + t) * n_in, q + static_cast<size_t>(t) * act_row_bytes, n_in);
+        }
+        rows = q;
       }
+      gemm->pack(rows, act_row_bytes, count, n_in, groups + static_cast<size_t>(g) * group_bytes);
+    });
+    pool.run_chunks(n_chunks, [&](int64_t c, int thread) {
+      const int64_t r0 = c * rows_per_chunk, r1 = std::min(n_out, r0 + rows_per_chunk);
+      gemm->compute(n_in, w_bytes + static_cast<size_t>(r0) * w_row_bytes, w_row_bytes, r1 - r0,
+                    groups, n_tokens, y + r0, n_out,
+                    scratch + static_cast<size_t>(thread) * scratch_bytes);
+    });
+    return;
+  }
+
+  const uint8_t* xq = reinterpret_cast<const uint8_t*>(x);
+  if (convert) {
+    uint8_t* buffer = ws.bytes(act_row_bytes * static_cast<size_t>(n_tokens));
+    // Decode-sized: quantize on the calling thread (a pool round trip costs more).
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      quantize(x + t * n_in, buffer + static_cast<size_t>(t) * act_row_bytes, n_in);
+    }
+    xq = buffer;
+  }
+  const VecDotFn dot = table.vec_dot[static_cast<size_t>(w.type)];
+  pool.run_chunks(n_chunks, [&](int64_t c, int) {
+    const int64_t r0 = c * rows_per_chunk, r1 = std::min(n_out, r0 + rows_per_chunk);
+    const uint8_t* rows = w_bytes + static_cast<size_t>(r0) * w_row_bytes;
+    if (matvec != nullptr) {
+      matvec(n_in, rows, w_row_bytes, r1 - r0, xq, act_row_bytes, n_tokens, y + r0, n_out);
+    } else {
+      matvec_by_dot(dot, n_in, rows, w_row_bytes, r1 - r0, xq, act_row_bytes, n_tokens, y + r0,
+                    n_out);
     }
   });
 }

@@ -1,5 +1,8 @@
 // Scalar element-wise kernels: norms, RoPE, softmax, activations, f16 conversion.
 // These define the results; SIMD versions (if any) are tested against them.
+#include "kernels/ref/ops.h"
+
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/kernels.h"
@@ -32,22 +35,34 @@ void layer_norm(const float* x, const float* weight, const float* bias, int64_t 
 }
 
 void rope(float* x, int n_heads, int head_dim, int64_t pos, const RopeParams& p) {
+  // The angles depend on the position only: compute cos/sin once for all heads, in chunks of
+  // pairs (the same expressions and theta recurrence per pair as a per-head loop, so the
+  // results are unchanged; recomputing sin/cos per head dominated prefill).
+  constexpr int kChunk = 256;
   const int half = p.n_rot / 2;
+  float cos_sin[2 * kChunk];
   const float theta_scale = std::pow(p.freq_base, -2.0f / static_cast<float>(p.n_rot));
-  for (int h = 0; h < n_heads; ++h) {
-    float* v = x + static_cast<int64_t>(h) * head_dim;
-    float theta = static_cast<float>(pos);
-    for (int i = 0; i < half; ++i) {
+  float theta = static_cast<float>(pos);
+  for (int i0 = 0; i0 < half; i0 += kChunk) {
+    const int i1 = std::min(half, i0 + kChunk);
+    for (int i = i0; i < i1; ++i) {
       const float extrapolated = p.freq_factors != nullptr ? theta / p.freq_factors[i] : theta;
       const float t = p.freq_scale * extrapolated;
-      const float c = std::cos(t) * p.attn_factor;
-      const float s = std::sin(t) * p.attn_factor;
-      const int a = p.neox ? i : 2 * i;
-      const int b = p.neox ? i + half : 2 * i + 1;
-      const float x0 = v[a], x1 = v[b];
-      v[a] = x0 * c - x1 * s;
-      v[b] = x0 * s + x1 * c;
+      cos_sin[2 * (i - i0)] = std::cos(t) * p.attn_factor;
+      cos_sin[2 * (i - i0) + 1] = std::sin(t) * p.attn_factor;
       theta *= theta_scale;
+    }
+    for (int h = 0; h < n_heads; ++h) {
+      float* v = x + static_cast<int64_t>(h) * head_dim;
+      for (int i = i0; i < i1; ++i) {
+        const float c = cos_sin[2 * (i - i0)];
+        const float s = cos_sin[2 * (i - i0) + 1];
+        const int a = p.neox ? i : 2 * i;
+        const int b = p.neox ? i + half : 2 * i + 1;
+        const float x0 = v[a], x1 = v[b];
+        v[a] = x0 * c - x1 * s;
+        v[b] = x0 * s + x1 * c;
+      }
     }
   }
 }
@@ -64,7 +79,7 @@ void softmax(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
-void swiglu(const float* gate, const float* up, int64_t n, float* out) {
+void swiglu_ref(const float* gate, const float* up, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
 
@@ -83,7 +98,7 @@ void gelu(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] = gelu_tanh(x[i]);
 }
 
-void to_f16(const float* x, uint16_t* out, int64_t n) {
+void to_f16_ref(const float* x, uint16_t* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = f32_to_f16(x[i]);
 }
 

@@ -1,0 +1,260 @@
+// Micro-benchmarks of the compute kernels (issue 6): activation quantizers, decode matvec per
+// weight type (bytes/s of weights streamed, at a size that fits in L2 and at one far larger
+// than the last-level cache), the prefill GEMM per type (multiply-adds/s), attention rows,
+// SwiGLU and f16 conversion. Each runs the active table (POCKET_KERNELS=scalar|avx2 picks
+// another); single-threaded.
+#include <benchmark/benchmark.h>
+#include <sys/mman.h>
+
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "core/aligned_buffer.h"
+#include "kernels/dispatch.h"
+#include "kernels/kernels.h"
+#include "tensor/fp16.h"
+#include "tensor/traits.h"
+
+namespace {
+
+using namespace pocket;
+
+std::vector<float> gaussian(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+// Weight rows of `type`: quantize a few Gaussian rows with the reference quantizer and repeat
+// them (quantizing gigabytes would take minutes; the kernels do not care).
+AlignedBuffer<uint8_t> weight_rows(DType type, int64_t n, int64_t n_rows) {
+  constexpr int64_t kDistinct = 8;
+  const size_t rb = row_bytes(type, n);
+  AlignedBuffer<uint8_t> w(rb * static_cast<size_t>(n_rows));
+  for (int64_t r = 0; r < std::min(n_rows, kDistinct); ++r) {
+    const auto x = gaussian(n, static_cast<uint32_t>(r));
+    type_traits(type).quantize_row(x.data(), w.data() + rb * static_cast<size_t>(r), n);
+  }
+  for (int64_t r = kDistinct; r < n_rows; ++r) {
+    std::memcpy(w.data() + rb * static_cast<size_t>(r),
+                w.data() + rb * static_cast<size_t>(r % kDistinct), rb);
+  }
+  return w;
+}
+
+AlignedBuffer<uint8_t> activations(DType w_type, int64_t n, int64_t n_tokens) {
+  const DType act = type_traits(w_type).vec_dot_type;
+  const size_t rb = act == DType::F32 ? static_cast<size_t>(n) * 4 : row_bytes(act, n);
+  AlignedBuffer<uint8_t> x(rb * static_cast<size_t>(n_tokens));
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const auto v = gaussian(n, 100 + static_cast<uint32_t>(t));
+    if (act == DType::F32) {
+      std::memcpy(x.data() + rb * static_cast<size_t>(t), v.data(), rb);
+    } else {
+      kernels::active_table().quantize_row[static_cast<size_t>(act)](
+          v.data(), x.data() + rb * static_cast<size_t>(t), n);
+    }
+  }
+  return x;
+}
+
+void BM_Quantize(benchmark::State& state, DType act) {
+  const int64_t n = 4096;
+  const auto x = gaussian(n, 1);
+  AlignedBuffer<uint8_t> out(row_bytes(act, n));
+  const auto fn = kernels::active_table().quantize_row[static_cast<size_t>(act)];
+  for (auto _ : state) {
+    fn(x.data(), out.data(), n);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+
+// args: n, n_rows[, small_pages]. Bytes/s counts the weights streamed. small_pages = 1 puts the
+// weights on 4 KiB pages like a mapped model file (page-cache pages are not huge pages).
+void BM_Matvec(benchmark::State& state, DType type) {
+  const int64_t n = state.range(0), n_rows = state.range(1);
+  const bool small_pages = state.range(2) != 0;
+  const auto heap = weight_rows(type, n, n_rows);
+  const size_t w_bytes = row_bytes(type, n) * static_cast<size_t>(n_rows);
+  void* mapped = nullptr;
+  if (small_pages) {
+    mapped = mmap(nullptr, w_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    madvise(mapped, w_bytes, MADV_NOHUGEPAGE);
+    std::memcpy(mapped, heap.data(), w_bytes);
+  }
+  struct View {
+    const uint8_t* p;
+    const uint8_t* data() const { return p; }
+  } w{small_pages ? static_cast<const uint8_t*>(mapped) : heap.data()};
+  const auto x = activations(type, n, 1);
+  std::vector<float> y(static_cast<size_t>(n_rows));
+  const auto& table = kernels::active_table();
+  const auto fn = table.matvec[static_cast<size_t>(type)];
+  const DType act = type_traits(type).vec_dot_type;
+  const size_t xrb = act == DType::F32 ? static_cast<size_t>(n) * 4 : row_bytes(act, n);
+  const size_t wrb = row_bytes(type, n);
+  const auto dot = table.vec_dot[static_cast<size_t>(type)];
+  for (auto _ : state) {
+    if (fn != nullptr) {
+      fn(n, w.data(), wrb, n_rows, x.data(), xrb, 1, y.data(), n_rows);
+    } else {
+      for (int64_t r = 0; r < n_rows; ++r)
+        y[static_cast<size_t>(r)] = dot(n, w.data() + wrb * static_cast<size_t>(r), x.data());
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(wrb) * n_rows);
+  if (mapped != nullptr) munmap(mapped, w_bytes);
+}
+
+// args: n, n_rows, n_tokens. Items/s counts multiply-adds.
+void BM_Gemm(benchmark::State& state, DType type) {
+  const int64_t n = state.range(0), n_rows = state.range(1), n_tokens = state.range(2);
+  const auto* ops = kernels::active_table().gemm[static_cast<size_t>(type)];
+  if (ops == nullptr) {
+    state.SkipWithError("no GEMM for this type in the active table");
+    return;
+  }
+  const auto w = weight_rows(type, n, n_rows);
+  const auto x = activations(type, n, n_tokens);
+  const DType act = type_traits(type).vec_dot_type;
+  const size_t xrb = row_bytes(act, n);
+  const int64_t n_groups = (n_tokens + ops->group_tokens - 1) / ops->group_tokens;
+  const size_t gb = (ops->group_bytes(n) + 63) / 64 * 64;
+  AlignedBuffer<uint8_t> groups(gb * static_cast<size_t>(n_groups));
+  AlignedBuffer<uint8_t> scratch(ops->scratch_bytes(n));
+  std::vector<float> y(static_cast<size_t>(n_rows * n_tokens));
+  for (auto _ : state) {
+    for (int64_t g = 0; g < n_groups; ++g) {
+      const int64_t t0 = g * ops->group_tokens;
+      ops->pack(x.data() + xrb * static_cast<size_t>(t0), xrb,
+                std::min(ops->group_tokens, n_tokens - t0), n,
+                groups.data() + gb * static_cast<size_t>(g));
+    }
+    ops->compute(n, w.data(), row_bytes(type, n), n_rows, groups.data(), n_tokens, y.data(), n_rows,
+                 scratch.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetItemsProcessed(state.iterations() * n * n_rows * n_tokens);
+}
+
+// args: n_kv, head_dim, heads per KV head. One query row.
+void BM_AttentionRow(benchmark::State& state) {
+  const int64_t n_kv = state.range(0);
+  const int head_dim = static_cast<int>(state.range(1));
+  const int n_heads = static_cast<int>(state.range(2));
+  std::vector<uint16_t> k(static_cast<size_t>(n_kv * head_dim)), v(k.size());
+  const auto f = gaussian(static_cast<int64_t>(k.size()), 3);
+  for (size_t i = 0; i < k.size(); ++i) k[i] = v[i] = f32_to_f16(f[i]);
+  const auto q = gaussian(static_cast<int64_t>(n_heads) * head_dim, 4);
+  std::vector<float> scores(static_cast<size_t>(n_heads * n_kv)),
+      scratch(static_cast<size_t>(2 * head_dim + 16)), out(static_cast<size_t>(n_heads * head_dim));
+  kernels::AttentionRowArgs a{};
+  a.q = q.data();
+  a.head_stride = head_dim;
+  a.n_heads = n_heads;
+  a.head_dim = head_dim;
+  a.k = k.data();
+  a.v = v.data();
+  a.kv_stride = head_dim;
+  a.first = 0;
+  a.last = n_kv;
+  a.n_kv = n_kv;
+  a.scale = 0.125f;
+  a.scores = scores.data();
+  a.scratch = scratch.data();
+  a.out = out.data();
+  const auto fn = kernels::active_table().attention_row;
+  for (auto _ : state) {
+    fn(a);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations() * n_kv * n_heads);
+}
+
+void BM_Swiglu(benchmark::State& state) {
+  const int64_t n = 8192;
+  const auto g = gaussian(n, 1), u = gaussian(n, 2);
+  std::vector<float> out(static_cast<size_t>(n));
+  for (auto _ : state) {
+    kernels::swiglu(g.data(), u.data(), n, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+
+void BM_ToF16(benchmark::State& state) {
+  const int64_t n = 8192;
+  const auto x = gaussian(n, 1);
+  std::vector<uint16_t> out(static_cast<size_t>(n));
+  for (auto _ : state) {
+    kernels::to_f16(x.data(), out.data(), n);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+
+// Plain streaming read of a buffer far larger than the caches: the reference for Matvec's
+// bytes/s on one core.
+void BM_StreamRead(benchmark::State& state) {
+  const size_t n = static_cast<size_t>(state.range(0)) << 20;
+  AlignedBuffer<uint64_t> buf(n / 8);
+  for (size_t i = 0; i < n / 8; ++i) buf[i] = i;
+  for (auto _ : state) {
+    uint64_t acc[8] = {};
+    for (size_t i = 0; i < n / 8; i += 8) {
+      for (int k = 0; k < 8; ++k) acc[k] += buf[i + static_cast<size_t>(k)];
+    }
+    benchmark::DoNotOptimize(acc);
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(n));
+}
+
+constexpr DType kQuantTypes[] = {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
+                                 DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+
+const bool kRegistered = [] {
+  for (DType act : {DType::Q8_0, DType::Q8_1, DType::Q8_K, DType::F16}) {
+    benchmark::RegisterBenchmark(("Quantize/" + std::string(dtype_name(act))).c_str(), BM_Quantize,
+                                 act);
+  }
+  for (DType type : kQuantTypes) {
+    const std::string name(dtype_name(type));
+    // 2048 x 256 rows fits in L2; 2048 x 32768 (tens of MB) streams from memory.
+    benchmark::RegisterBenchmark(("Matvec/" + name).c_str(), BM_Matvec, type)
+        ->Args({2048, 256, 0})
+        ->Args({2048, 32768, 0})
+        ->Args({2048, 32768, 1})
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("Gemm/" + name).c_str(), BM_Gemm, type)
+        ->Args({2048, 64, 16})
+        ->Args({2048, 64, 128})
+        ->Args({2048, 256, 512})
+        ->Unit(benchmark::kMillisecond);
+  }
+  for (DType type : {DType::F16, DType::BF16, DType::F32}) {
+    benchmark::RegisterBenchmark(("Matvec/" + std::string(dtype_name(type))).c_str(), BM_Matvec,
+                                 type)
+        ->Args({2048, 256, 0})
+        ->Unit(benchmark::kMicrosecond);
+  }
+  benchmark::RegisterBenchmark("AttentionRow", BM_AttentionRow)
+      ->Args({512, 64, 1})
+      ->Args({512, 64, 4})
+      ->Args({4096, 128, 2})
+      ->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("StreamRead", BM_StreamRead)
+      ->Arg(256)
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("Swiglu", BM_Swiglu);
+  benchmark::RegisterBenchmark("ToF16", BM_ToF16);
+  return true;
+}();
+
+}  // namespace
+
+BENCHMARK_MAIN();

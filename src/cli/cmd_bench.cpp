@@ -1,0 +1,225 @@
+// `pocket bench`: prompt-processing (pp) and generation (tg) speed like the established
+// engine's llama-bench (pp512 / tg128, tokens/s mean ± sd over repetitions), plus the
+// memory-bandwidth bound for generation: weight bytes read per token divided by a read
+// bandwidth measured here by streaming the mapped model file with the same thread count.
+// Not a quality test: the tokens are arbitrary ids and the logits are ignored.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "core/memory.h"
+#include "core/timing.h"
+#include "kernels/kernels.h"
+#include "pocket/engine.h"
+
+namespace pocket::cli {
+namespace {
+
+struct BenchArgs {
+  std::string model;
+  int64_t n_prompt = 512;
+  int64_t n_gen = 128;
+  int reps = 3;
+  int threads = 0;
+  int64_t batch = 512;
+  bool json = false;
+};
+
+struct Stats {
+  double mean = 0, sd = 0;
+};
+
+Stats stats_of(const std::vector<double>& v) {
+  Stats s;
+  if (v.empty()) return s;
+  for (double x : v) s.mean += x;
+  s.mean /= static_cast<double>(v.size());
+  if (v.size() > 1) {
+    double sq = 0;
+    for (double x : v) sq += (x - s.mean) * (x - s.mean);
+    s.sd = std::sqrt(sq / static_cast<double>(v.size() - 1));  // sample sd, as llama-bench
+  }
+  return s;
+}
+
+// Weight bytes one generated token reads: every tensor, except that an untied token
+// embedding table is only indexed (one row), while a tied one is also the output matrix.
+uint64_t bytes_per_token(const gguf::File& file) {
+  const bool tied = file.find_tensor("output.weight") == nullptr;
+  uint64_t total = 0;
+  for (const auto& t : file.tensors()) {
+    if (!tied && t.name == "token_embd.weight") {
+      total += t.n_bytes / static_cast<uint64_t>(std::max<int64_t>(1, t.n_rows()));
+      continue;
+    }
+    total += t.n_bytes;
+  }
+  return total;
+}
+
+// Read bandwidth in bytes/s: n_threads threads each sum their slice of the mapped file
+// (larger than the last-level cache for every real model), best of a few passes. Uses the
+// file itself so the measurement adds nothing to the resident set beyond the weights.
+double measure_read_bandwidth(const gguf::File& file, int n_threads) {
+  const auto& tensors = file.tensors();
+  const uint8_t* begin = tensors.front().data;
+  const uint8_t* end = begin;
+  for (const auto& t : tensors) {
+    begin = std::min(begin, t.data);
+    end = std::max(end, t.data + t.n_bytes);
+  }
+  const size_t n = static_cast<size_t>(end - begin) / 64 * 64;
+  std::vector<uint64_t> sink(static_cast<size_t>(n_threads) * 8);
+  auto read_slice = [&](int i) {
+    const size_t words = n / 8;
+    const auto* p = reinterpret_cast<const uint64_t*>(begin);
+    const size_t w0 = words * static_cast<size_t>(i) / static_cast<size_t>(n_threads) / 8 * 8;
+    const size_t w1 = words * static_cast<size_t>(i + 1) / static_cast<size_t>(n_threads) / 8 * 8;
+    uint64_t acc[8] = {};
+    for (size_t w = w0; w < w1; w += 8) {
+      for (int k = 0; k < 8; ++k) acc[k] += p[w + static_cast<size_t>(k)];
+    }
+    for (int k = 0; k < 8; ++k) sink[static_cast<size_t>(i) * 8 + static_cast<size_t>(k)] = acc[k];
+  };
+  double best = 0;
+  for (int pass = 0; pass < 4; ++pass) {  // the first pass also faults the pages in
+    const double t0 = now_seconds();
+    std::vector<std::thread> workers;
+    for (int i = 1; i < n_threads; ++i) workers.emplace_back(read_slice, i);
+    read_slice(0);
+    for (auto& w : workers) w.join();
+    const double dt = now_seconds() - t0;
+    if (pass > 0) best = std::max(best, static_cast<double>(n) / dt);
+  }
+  return best;
+}
+
+std::vector<int32_t> bench_tokens(int64_t n, int64_t n_vocab) {
+  std::vector<int32_t> tokens(static_cast<size_t>(n));
+  uint64_t state = 0x9e3779b97f4a7c15ull;
+  for (auto& t : tokens) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    t = static_cast<int32_t>((state >> 33) % static_cast<uint64_t>(n_vocab));
+  }
+  return tokens;
+}
+
+void run(const BenchArgs& a) {
+  if (a.n_prompt < 0 || a.n_gen < 0 || a.reps < 1) fail("bench: -p and -n must be >= 0, -r >= 1");
+  EngineOptions options;
+  options.model_path = a.model;
+  options.n_threads = a.threads;
+  options.n_ctx = std::max<int64_t>(a.n_prompt + a.n_gen, 16);
+  options.n_batch = a.batch;
+  const double load_start = now_seconds();
+  auto engine = Engine::load(options);
+  const double load_seconds = now_seconds() - load_start;
+  const gguf::File& file = engine->model().file();
+  const int64_t n_vocab = engine->config().n_vocab;
+  const SeqId seq = engine->create_sequence();
+
+  auto decode = [&](std::span<const int32_t> tokens) {
+    Engine::Request r{seq, tokens, false};
+    engine->decode(std::span(&r, 1));
+  };
+  const std::vector<int32_t> prompt = bench_tokens(std::max<int64_t>(a.n_prompt, 1), n_vocab);
+  const std::vector<int32_t> gen = bench_tokens(std::max<int64_t>(a.n_gen, 1), n_vocab);
+
+  // Warm-up (pages in, caches, thread pool), as llama-bench does.
+  const int64_t n_warm =
+      std::clamp<int64_t>(std::min(a.n_prompt, a.batch), 1, static_cast<int64_t>(prompt.size()));
+  decode(std::span(prompt).first(static_cast<size_t>(n_warm)));
+  engine->truncate_sequence(seq, 0);
+  decode(std::span(gen).first(1));
+  engine->truncate_sequence(seq, 0);
+
+  std::vector<double> pp_rates, tg_rates;
+  for (int r = 0; r < a.reps && a.n_prompt > 0; ++r) {
+    engine->truncate_sequence(seq, 0);
+    const double t0 = now_seconds();
+    decode(prompt);
+    pp_rates.push_back(static_cast<double>(a.n_prompt) / (now_seconds() - t0));
+  }
+  for (int r = 0; r < a.reps && a.n_gen > 0; ++r) {
+    engine->truncate_sequence(seq, 0);
+    const double t0 = now_seconds();
+    for (int64_t i = 0; i < a.n_gen; ++i) decode(std::span(gen).subspan(static_cast<size_t>(i), 1));
+    tg_rates.push_back(static_cast<double>(a.n_gen) / (now_seconds() - t0));
+  }
+
+  const double bandwidth = measure_read_bandwidth(file, engine->n_threads());
+  const uint64_t per_token = bytes_per_token(file);
+  const double bound = bandwidth / static_cast<double>(per_token);
+  const Stats pp = stats_of(pp_rates);
+  const Stats tg = stats_of(tg_rates);
+  const uint64_t peak_rss = peak_rss_bytes();
+
+  const std::string isa = kernels::active_isa();
+  std::printf("model: %s (%.2f MiB), threads %d, isa %s, load %.3f s\n", file.path().c_str(),
+              static_cast<double>(file.file_size()) / 1048576.0, engine->n_threads(), isa.c_str(),
+              load_seconds);
+  std::printf("| test   |          t/s |\n|--------|-------------:|\n");
+  if (a.n_prompt > 0) {
+    std::printf("| pp%-4lld | %7.2f ± %5.2f |\n", static_cast<long long>(a.n_prompt), pp.mean,
+                pp.sd);
+  }
+  if (a.n_gen > 0) {
+    std::printf("| tg%-4lld | %7.2f ± %5.2f |\n", static_cast<long long>(a.n_gen), tg.mean, tg.sd);
+  }
+  std::printf(
+      "read bandwidth %.2f GB/s (%d threads); %.2f MiB of weights per token; tg bound "
+      "%.2f t/s; reached %.1f%%\n",
+      bandwidth / 1e9, engine->n_threads(), static_cast<double>(per_token) / 1048576.0, bound,
+      bound > 0 ? 100.0 * tg.mean / bound : 0.0);
+  std::printf("peak RSS %.2f MiB\n", static_cast<double>(peak_rss) / 1048576.0);
+  if (a.json) {
+    nlohmann::json j;
+    j["model"] = file.path();
+    j["isa"] = isa;
+    j["threads"] = engine->n_threads();
+    j["n_prompt"] = a.n_prompt;
+    j["n_gen"] = a.n_gen;
+    j["reps"] = a.reps;
+    j["pp_tokens_per_s"] = pp.mean;
+    j["pp_sd"] = pp.sd;
+    j["pp_samples"] = pp_rates;
+    j["tg_tokens_per_s"] = tg.mean;
+    j["tg_sd"] = tg.sd;
+    j["tg_samples"] = tg_rates;
+    j["model_bytes"] = file.file_size();
+    j["bytes_per_token"] = per_token;
+    j["bandwidth_gb_s"] = bandwidth / 1e9;
+    j["tg_bound_tokens_per_s"] = bound;
+    j["tg_share_of_bound"] = bound > 0 ? tg.mean / bound : 0.0;
+    j["peak_rss_bytes"] = peak_rss;
+    j["load_seconds"] = load_seconds;
+    std::printf("%s\n", j.dump().c_str());
+  }
+}
+
+void setup(CLI::App& app) {
+  auto args = std::make_shared<BenchArgs>();
+  CLI::App* cmd =
+      app.add_subcommand("bench", "Measure prompt and generation speed (like llama-bench)");
+  cmd->add_option("-m,--model", args->model, "GGUF model file")->required();
+  cmd->add_option("-p,--n-prompt", args->n_prompt, "Prompt tokens (pp test)")
+      ->capture_default_str();
+  cmd->add_option("-n,--n-gen", args->n_gen, "Generated tokens (tg test)")->capture_default_str();
+  cmd->add_option("-r,--repetitions", args->reps, "Repetitions of each test")
+      ->capture_default_str();
+  cmd->add_option("-t,--threads", args->threads, "Threads (default: all cores)");
+  cmd->add_option("-b,--batch-size", args->batch, "Prompt tokens per forward pass")
+      ->capture_default_str();
+  cmd->add_flag("--json", args->json, "Print one JSON object with the results on the last line");
+  cmd->callback([args] { run(*args); });
+}
+
+const CommandRegistrar registrar(setup);
+
+}  // namespace
+}  // namespace pocket::cli

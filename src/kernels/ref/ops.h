@@ -1,0 +1,15 @@
+// Scalar twins of the element-wise and attention kernels that have SIMD versions (the
+// KernelTable entries swiglu, to_f16, attention_row); they define the results.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/dispatch.h"
+
+namespace pocket::kernels {
+
+void swiglu_ref(const float* gate, const float* up, int64_t n, float* out);
+void to_f16_ref(const float* x, uint16_t* out, int64_t n);
+void attention_row_ref(const AttentionRowArgs& args);
+
+}  // namespace pocket::kernels

@@ -1,0 +1,96 @@
+// Helpers for the kernel tests: the ISAs this machine runs (each compared with the scalar
+// table), deterministic random rows and weight blocks, and the error bound of a dot product.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/dispatch.h"
+#include "tensor/fp16.h"
+#include "tensor/traits.h"
+
+namespace pocket::test {
+
+// Instruction sets to test on this machine (each has its own table).
+inline std::vector<std::string> simd_isas() {
+  std::vector<std::string> out;
+  for (const char* isa : {"avx2", "avx512"}) {
+    if (kernels::table_for(isa) != nullptr) out.emplace_back(isa);
+  }
+  return out;
+}
+
+inline const kernels::KernelTable& scalar_table() {
+  return *kernels::table_for("scalar");
+}
+
+inline std::vector<float> gaussian(int64_t n, uint32_t seed, float stddev = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, stddev);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+// Where a block keeps its f16 scale fields (everything else may be any bytes).
+struct ScaleFields {
+  DType type;
+  int offsets[2];  // byte offsets of f16 fields, -1 if none
+};
+inline constexpr ScaleFields kScaleFields[] = {
+    {DType::Q4_0, {0, -1}},   {DType::Q4_1, {0, 2}},  {DType::Q5_0, {0, -1}},
+    {DType::Q5_1, {0, 2}},    {DType::Q8_0, {0, -1}}, {DType::Q2_K, {80, 82}},
+    {DType::Q3_K, {108, -1}}, {DType::Q4_K, {0, 2}},  {DType::Q5_K, {0, 2}},
+    {DType::Q6_K, {208, -1}},
+};
+
+enum class WeightKind {
+  Quantized,   // the reference quantizer on Gaussian data
+  RandomBits,  // random bytes with sane f16 scales: every level and scale pattern
+  MaxScales,   // all bytes 0xff (largest levels, scales and mins) with sane f16 scales
+  Zero,        // all bytes 0
+};
+
+// n_rows rows of n elements of `type`, row after row.
+inline std::vector<uint8_t> weight_rows(DType type, int64_t n, int64_t n_rows, WeightKind kind,
+                                        uint32_t seed) {
+  const size_t rb = row_bytes(type, n);
+  std::vector<uint8_t> out(rb * static_cast<size_t>(n_rows));
+  const auto& g = dtype_geometry(type);
+  const bool is_float = type == DType::F32 || type == DType::F16 || type == DType::BF16;
+  if (kind == WeightKind::Zero) return out;
+  if (kind == WeightKind::Quantized || is_float) {
+    for (int64_t r = 0; r < n_rows; ++r) {
+      std::vector<float> x = gaussian(n, seed + static_cast<uint32_t>(r));
+      if (kind == WeightKind::MaxScales) {
+        for (auto& v : x) v = v < 0 ? -60000.0f : 60000.0f;
+      }
+      type_traits(type).quantize_row(x.data(), out.data() + rb * static_cast<size_t>(r), n);
+    }
+    return out;
+  }
+  std::mt19937 rng(seed);
+  if (kind == WeightKind::RandomBits) {
+    for (auto& b : out) b = static_cast<uint8_t>(rng());
+  } else {
+    std::memset(out.data(), 0xff, out.size());
+  }
+  std::uniform_real_distribution<float> scale(0.001f, 0.05f);
+  for (const auto& f : kScaleFields) {
+    if (f.type != type) continue;
+    for (size_t b = 0; b < out.size() / g.block_bytes; ++b) {
+      for (int o : f.offsets) {
+        if (o < 0) continue;
+        const uint16_t h = f32_to_f16(kind == WeightKind::MaxScales ? 0.05f : scale(rng));
+        std::memcpy(out.data() + b * g.block_bytes + static_cast<size_t>(o), &h, 2);
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace pocket::test

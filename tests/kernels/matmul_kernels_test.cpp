@@ -1,0 +1,248 @@
+// Matrix products of every SIMD table (decode matvec, prefill GEMM, float dots) against the
+// scalar vec_dot of the same weight and activation rows, for random and edge-case weights,
+// odd row counts, a single row and token counts 1..33; and kernels::matmul end to end at 1
+// and 2 threads against the scalar table. The tolerance is zero: every SIMD path repeats the
+// twin's float operations in the twin's order (integer parts are exact in any order), which is
+// what makes a token's result independent of the batch it is computed in.
+#include <gtest/gtest.h>
+
+#include <bit>
+
+#include "core/thread_pool.h"
+#include "kernel_test_util.h"
+#include "kernels/kernels.h"
+
+namespace pocket::test {
+namespace {
+
+constexpr DType kWeightTypes[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
+                                  DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K,
+                                  DType::F16,  DType::BF16, DType::F32};
+constexpr WeightKind kKinds[] = {WeightKind::Quantized, WeightKind::RandomBits,
+                                 WeightKind::MaxScales, WeightKind::Zero};
+
+const char* kind_name(WeightKind k) {
+  switch (k) {
+    case WeightKind::Quantized:
+      return "quantized";
+    case WeightKind::RandomBits:
+      return "random-bits";
+    case WeightKind::MaxScales:
+      return "max-scales";
+    case WeightKind::Zero:
+      return "zero";
+  }
+  return "?";
+}
+
+// Activation rows in the weight type's vec_dot_type, quantized by the scalar table.
+std::vector<uint8_t> activation_rows(DType w_type, int64_t n, int64_t n_tokens, uint32_t seed) {
+  const DType act = type_traits(w_type).vec_dot_type;
+  const size_t rb = act == DType::F32 ? static_cast<size_t>(n) * 4 : row_bytes(act, n);
+  std::vector<uint8_t> out(rb * static_cast<size_t>(n_tokens));
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    std::vector<float> x = gaussian(n, seed + 1000 * static_cast<uint32_t>(t));
+    if (t == 1) std::fill(x.begin(), x.end(), 0.0f);  // a zero token
+    uint8_t* dst = out.data() + rb * static_cast<size_t>(t);
+    if (act == DType::F32) {
+      std::memcpy(dst, x.data(), rb);
+    } else {
+      scalar_table().quantize_row[static_cast<size_t>(act)](x.data(), dst, n);
+    }
+  }
+  return out;
+}
+
+struct Case {
+  DType type;
+  int64_t n, n_rows, n_tokens;
+  WeightKind kind;
+};
+
+std::string describe(const std::string& isa, const Case& c) {
+  return isa + " " + std::string(dtype_name(c.type)) + " n=" + std::to_string(c.n) +
+         " rows=" + std::to_string(c.n_rows) + " tokens=" + std::to_string(c.n_tokens) + " " +
+         kind_name(c.kind);
+}
+
+// Compares y[t][r] with the scalar vec_dot for every row and token, bit for bit.
+void expect_identical(const Case& c, const std::vector<uint8_t>& w, const std::vector<uint8_t>& x,
+                      const std::vector<float>& y, const std::string& what) {
+  const DType act = type_traits(c.type).vec_dot_type;
+  const size_t wrb = row_bytes(c.type, c.n);
+  const size_t xrb = act == DType::F32 ? static_cast<size_t>(c.n) * 4 : row_bytes(act, c.n);
+  const VecDotFn dot = scalar_table().vec_dot[static_cast<size_t>(c.type)];
+  int failures = 0;
+  for (int64_t t = 0; t < c.n_tokens; ++t) {
+    for (int64_t r = 0; r < c.n_rows; ++r) {
+      const float want = dot(c.n, w.data() + wrb * static_cast<size_t>(r),
+                             x.data() + xrb * static_cast<size_t>(t));
+      const float got = y[static_cast<size_t>(t * c.n_rows + r)];
+      if (std::bit_cast<uint32_t>(got) != std::bit_cast<uint32_t>(want) && ++failures <= 3) {
+        ADD_FAILURE() << what << ": row " << r << " token " << t << ": got " << got << ", scalar "
+                      << want;
+      }
+    }
+  }
+}
+
+std::vector<Case> cases(DType type, bool many_tokens) {
+  const bool k_quant = dtype_geometry(type).block_size == 256;
+  const bool is_float = type == DType::F32 || type == DType::F16 || type == DType::BF16;
+  std::vector<int64_t> lengths = k_quant    ? std::vector<int64_t>{256, 768}
+                                 : is_float ? std::vector<int64_t>{16, 80, 83, 256}
+                                            : std::vector<int64_t>{32, 96, 256};
+  std::vector<Case> out;
+  for (WeightKind kind : kKinds) {
+    for (int64_t n : lengths) {
+      for (int64_t rows : {1, 3, 4, 5, 17}) {
+        if (many_tokens) {
+          for (int64_t tokens : {1, 2, 5, 15, 16, 17, 33})
+            out.push_back({type, n, rows, tokens, kind});
+        } else {
+          for (int64_t tokens : {1, 2, 3}) out.push_back({type, n, rows, tokens, kind});
+        }
+      }
+    }
+  }
+  return out;
+}
+
+TEST(Matvec, EveryIsaMatchesScalarDot) {
+  const auto isas = simd_isas();
+  if (isas.empty()) GTEST_SKIP() << "no SIMD instruction set on this machine";
+  for (const auto& isa : isas) {
+    const kernels::KernelTable& table = *kernels::table_for(isa);
+    for (DType type : kWeightTypes) {
+      const kernels::MatvecFn fn = table.matvec[static_cast<size_t>(type)];
+      if (fn == nullptr) continue;
+      for (const Case& c : cases(type, false)) {
+        const auto w = weight_rows(c.type, c.n, c.n_rows, c.kind, 7);
+        const auto x = activation_rows(c.type, c.n, c.n_tokens, 11);
+        const DType act = type_traits(type).vec_dot_type;
+        const size_t xrb = act == DType::F32 ? static_cast<size_t>(c.n) * 4 : row_bytes(act, c.n);
+        std::vector<float> y(static_cast<size_t>(c.n_rows * c.n_tokens), -1.0f);
+        fn(c.n, w.data(), row_bytes(type, c.n), c.n_rows, x.data(), xrb, c.n_tokens, y.data(),
+           c.n_rows);
+        expect_identical(c, w, x, y, "matvec " + describe(isa, c));
+      }
+    }
+  }
+}
+
+TEST(Gemm, EveryIsaMatchesScalarDot) {
+  const auto isas = simd_isas();
+  if (isas.empty()) GTEST_SKIP() << "no SIMD instruction set on this machine";
+  for (const auto& isa : isas) {
+    const kernels::KernelTable& table = *kernels::table_for(isa);
+    for (DType type : kWeightTypes) {
+      const kernels::GemmOps* ops = table.gemm[static_cast<size_t>(type)];
+      if (ops == nullptr) continue;
+      for (const Case& c : cases(type, true)) {
+        const auto w = weight_rows(c.type, c.n, c.n_rows, c.kind, 7);
+        const auto x = activation_rows(c.type, c.n, c.n_tokens, 11);
+        const DType act = type_traits(type).vec_dot_type;
+        const size_t xrb = act == DType::F32 ? static_cast<size_t>(c.n) * 4 : row_bytes(act, c.n);
+        const int64_t n_groups = (c.n_tokens + ops->group_tokens - 1) / ops->group_tokens;
+        const size_t gb = ops->group_bytes(c.n);
+        std::vector<uint8_t> groups(gb * static_cast<size_t>(n_groups) + 64, 0xcd);
+        std::vector<uint8_t> scratch(ops->scratch_bytes(c.n) + 64, 0xcd);
+        // 64-byte aligned views, as the workspace gives them.
+        auto align = [](uint8_t* p) {
+          return reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(p) + 63) / 64 * 64);
+        };
+        uint8_t* g = align(groups.data());
+        for (int64_t i = 0; i < n_groups; ++i) {
+          const int64_t t0 = i * ops->group_tokens;
+          ops->pack(x.data() + xrb * static_cast<size_t>(t0), xrb,
+                    std::min(ops->group_tokens, c.n_tokens - t0), c.n,
+                    g + gb * static_cast<size_t>(i));
+        }
+        std::vector<float> y(static_cast<size_t>(c.n_rows * c.n_tokens), -1.0f);
+        ops->compute(c.n, w.data(), row_bytes(type, c.n), c.n_rows, g, c.n_tokens, y.data(),
+                     c.n_rows, align(scratch.data()));
+        expect_identical(c, w, x, y, "gemm " + describe(isa, c));
+      }
+    }
+  }
+}
+
+TEST(FloatDots, EveryIsaEqualsLaneOrderTwinBitForBit) {
+  for (const auto& isa : simd_isas()) {
+    const kernels::KernelTable& table = *kernels::table_for(isa);
+    for (DType type : {DType::F32, DType::F16, DType::BF16}) {
+      for (int64_t n : {1, 15, 16, 17, 64, 100, 1000}) {
+        const auto w = weight_rows(type, n, 1, WeightKind::Quantized, 3);
+        const auto x = activation_rows(type, n, 1, 5);
+        const float want = scalar_table().vec_dot[static_cast<size_t>(type)](n, w.data(), x.data());
+        const float got = table.vec_dot[static_cast<size_t>(type)](n, w.data(), x.data());
+        EXPECT_EQ(std::bit_cast<uint32_t>(want), std::bit_cast<uint32_t>(got))
+            << isa << " " << dtype_name(type) << " n=" << n << ": " << got << " vs " << want;
+      }
+    }
+  }
+}
+
+// kernels::matmul with the active table (both paths, threads) against the scalar table: equal.
+TEST(Matmul, ActiveTableEqualsScalarAtOneAndTwoThreads) {
+  for (DType type :
+       {DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::Q4_0, DType::Q5_K, DType::Q2_K, DType::F16}) {
+    const int64_t n = 512, n_out = 37;
+    const auto w = weight_rows(type, n, n_out, WeightKind::Quantized, 21);
+    TensorView view;
+    view.type = type;
+    view.ne[0] = n;
+    view.ne[1] = n_out;
+    view.data = w.data();
+    view.name = "w";
+    for (int threads : {1, 2}) {
+      ThreadPool pool(threads);
+      kernels::Workspace ws;
+      for (int64_t tokens : {1, 2, 7, 16, 17, 40}) {
+        std::vector<float> x(static_cast<size_t>(n * tokens));
+        for (int64_t t = 0; t < tokens; ++t) {
+          const auto row = gaussian(n, 100 + static_cast<uint32_t>(t));
+          std::copy(row.begin(), row.end(), x.begin() + t * n);
+        }
+        std::vector<float> want(static_cast<size_t>(n_out * tokens)), got(want.size());
+        kernels::force_scalar(true);
+        kernels::matmul(view, x.data(), tokens, want.data(), pool, ws);
+        kernels::force_scalar(false);
+        kernels::matmul(view, x.data(), tokens, got.data(), pool, ws);
+        EXPECT_EQ(want, got) << dtype_name(type) << " threads=" << threads << " tokens=" << tokens;
+      }
+    }
+  }
+}
+
+// A token's products do not depend on the batch around it (decode matvec vs prefill GEMM).
+TEST(Matmul, TokenResultsDoNotDependOnTheBatch) {
+  for (DType type : {DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::Q3_K}) {
+    const int64_t n = 1024, n_out = 21, tokens = 20;
+    const auto w = weight_rows(type, n, n_out, WeightKind::Quantized, 5);
+    TensorView view;
+    view.type = type;
+    view.ne[0] = n;
+    view.ne[1] = n_out;
+    view.data = w.data();
+    view.name = "w";
+    ThreadPool pool(2);
+    kernels::Workspace ws;
+    std::vector<float> x(static_cast<size_t>(n * tokens));
+    for (int64_t t = 0; t < tokens; ++t) {
+      const auto row = gaussian(n, 300 + static_cast<uint32_t>(t));
+      std::copy(row.begin(), row.end(), x.begin() + t * n);
+    }
+    std::vector<float> batch(static_cast<size_t>(n_out * tokens));
+    kernels::matmul(view, x.data(), tokens, batch.data(), pool, ws);
+    for (int64_t t : {int64_t{0}, int64_t{7}, tokens - 1}) {
+      std::vector<float> alone(static_cast<size_t>(n_out));
+      kernels::matmul(view, x.data() + t * n, 1, alone.data(), pool, ws);
+      EXPECT_TRUE(std::equal(alone.begin(), alone.end(), batch.begin() + t * n_out))
+          << dtype_name(type) << " token " << t;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace pocket::test

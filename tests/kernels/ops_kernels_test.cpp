@@ -1,0 +1,117 @@
+// Element-wise and attention kernels of every SIMD table against their scalar twins.
+#include <gtest/gtest.h>
+
+#include "kernel_test_util.h"
+
+namespace pocket::test {
+namespace {
+
+// SiLU through a vectorized exp: a few float ulps of the result.
+constexpr float kSwigluRelTol = 1e-6f;
+// Attention output: q.k and the weighted V sum reorder float additions over head_dim and the
+// keys; the f16 roundings of q and of the weights are kept, so results agree to ~1e-6 of the
+// values' scale (1 here), unless a rounding of a weight to f16 flips (one f16 ulp, 1e-3 relative,
+// of one weight); 2e-4 allows for a few of those.
+constexpr float kAttentionTol = 2e-4f;
+
+TEST(Swiglu, EveryIsaMatchesScalar) {
+  for (const auto& isa : simd_isas()) {
+    const auto& table = *kernels::table_for(isa);
+    for (int64_t n : {1, 15, 16, 17, 1000}) {
+      auto gate = gaussian(n, 1, 4.0f);
+      const auto up = gaussian(n, 2);
+      if (n > 10) {
+        gate[0] = -100.0f;  // exp overflow side
+        gate[1] = 100.0f;
+        gate[2] = 0.0f;
+        gate[3] = -88.5f;
+      }
+      std::vector<float> want(static_cast<size_t>(n)), got(static_cast<size_t>(n));
+      scalar_table().swiglu(gate.data(), up.data(), n, want.data());
+      table.swiglu(gate.data(), up.data(), n, got.data());
+      for (int64_t i = 0; i < n; ++i) {
+        const size_t k = static_cast<size_t>(i);
+        EXPECT_NEAR(got[k], want[k], kSwigluRelTol * std::fabs(want[k]) + 1e-30f)
+            << isa << " n=" << n << " i=" << i << " gate=" << gate[k];
+      }
+    }
+  }
+}
+
+TEST(ToF16, EveryIsaEqualsScalarBitForBit) {
+  for (const auto& isa : simd_isas()) {
+    const auto& table = *kernels::table_for(isa);
+    for (int64_t n : {1, 7, 16, 33, 1000}) {
+      auto x = gaussian(n, 4, 100.0f);
+      if (n > 8) {
+        x[0] = 70000.0f;  // overflow -> inf
+        x[1] = 1e-6f;     // f16 subnormal
+        x[2] = 65520.0f;  // rounds up to inf
+        x[3] = -0.0f;
+      }
+      std::vector<uint16_t> want(static_cast<size_t>(n)), got(static_cast<size_t>(n));
+      scalar_table().to_f16(x.data(), want.data(), n);
+      table.to_f16(x.data(), got.data(), n);
+      EXPECT_EQ(want, got) << isa << " n=" << n;
+    }
+  }
+}
+
+TEST(AttentionRow, EveryIsaMatchesScalar) {
+  for (const auto& isa : simd_isas()) {
+    const auto& table = *kernels::table_for(isa);
+    for (int head_dim : {64, 128, 80}) {
+      for (int n_heads : {1, 4}) {
+        for (int64_t n_kv : {1, 7, 100}) {
+          const int n_kv_heads = 2;
+          const int64_t kv_stride = static_cast<int64_t>(n_kv_heads) * head_dim;
+          std::vector<uint16_t> k(static_cast<size_t>(n_kv * kv_stride)), v(k.size());
+          const auto kf = gaussian(static_cast<int64_t>(k.size()), 5);
+          const auto vf = gaussian(static_cast<int64_t>(v.size()), 6);
+          for (size_t i = 0; i < k.size(); ++i) {
+            k[i] = f32_to_f16(kf[i]);
+            v[i] = f32_to_f16(vf[i]);
+          }
+          const auto q = gaussian(static_cast<int64_t>(n_heads) * head_dim, 7, 2.0f);
+          for (float softcap : {0.0f, 30.0f}) {
+            for (int64_t first : {int64_t{0}, n_kv / 2}) {
+              auto run = [&](const kernels::KernelTable& t) {
+                std::vector<float> scores(static_cast<size_t>(n_heads * n_kv)),
+                    scratch(static_cast<size_t>(2 * head_dim + 16));
+                std::vector<float> out(static_cast<size_t>(n_heads * head_dim), -7.0f);
+                kernels::AttentionRowArgs a{};
+                a.q = q.data();
+                a.head_stride = head_dim;
+                a.n_heads = n_heads;
+                a.head_dim = head_dim;
+                a.k = k.data() + head_dim;  // KV head 1
+                a.v = v.data() + head_dim;
+                a.kv_stride = kv_stride;
+                a.first = first;
+                a.last = n_kv;
+                a.n_kv = n_kv;
+                a.scale = 0.125f;
+                a.softcap = softcap;
+                a.scores = scores.data();
+                a.scratch = scratch.data();
+                a.out = out.data();
+                t.attention_row(a);
+                return out;
+              };
+              const auto want = run(scalar_table());
+              const auto got = run(table);
+              for (size_t i = 0; i < want.size(); ++i) {
+                EXPECT_NEAR(got[i], want[i], kAttentionTol)
+                    << isa << " head_dim=" << head_dim << " heads=" << n_heads << " n_kv=" << n_kv
+                    << " softcap=" << softcap << " first=" << first << " i=" << i;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace pocket::test
