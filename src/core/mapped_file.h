@@ -22,6 +22,11 @@ class MappedFile {
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
+  // Maps every page now, in one batched pass (reading it if it is not cached), instead of
+  // one page fault per 4 KiB on first use: seconds for a 1 GB model in a VM. Call it once the
+  // file is known to be wanted in full (inference), not for a metadata read. Best effort.
+  void prefault() const;
+
  private:
   void release();
   std::string path_;

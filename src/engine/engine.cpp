@@ -74,6 +74,7 @@ Engine::Engine(const EngineOptions& options, std::unique_ptr<Model> model)
       pool_(options.n_threads > 0 ? options.n_threads : default_threads()),
       scratch_(model_->config(), n_batch_) {
   tokenizer_ = Tokenizer::from_gguf(model_->file());
+  model_->file().prefault();  // the memory check passed: the weights are wanted in full
 }
 
 Engine::~Engine() = default;

@@ -110,6 +110,8 @@ class File {
   uint32_t alignment() const { return alignment_; }
   size_t file_size() const { return size_; }
   uint64_t data_offset() const { return data_offset_; }
+  // Brings the whole mapped file in now (MappedFile::prefault); nothing for in-memory images.
+  void prefault() const { map_.prefault(); }
 
   const std::vector<std::pair<std::string, Value>>& metadata() const { return kv_; }
   const Value* find(std::string_view key) const;

@@ -149,9 +149,7 @@ class BertModel final : public Model {
       blocks::add_rows(x, proj, n * d);
       blocks::layer_norm_rows(x, w.attn_norm, w.attn_norm_b, n, d, c.norm_eps, x);
 
-      blocks::linear(w.w_up, w.b_up, x, n, s.gate.data(), s, pool);
-      blocks::gelu_f16(s.gate.data(), n * c.d_ff);
-      blocks::linear(w.w_down, w.b_down, s.gate.data(), n, proj, s, pool);
+      blocks::ffn(w.w_up, w.b_up, w.w_down, w.b_down, x, n, s, proj, pool);
       blocks::add_rows(x, proj, n * d);
       blocks::layer_norm_rows(x, w.out_norm, w.out_norm_b, n, d, c.norm_eps, x);
     }

@@ -1,5 +1,6 @@
 #include "model/blocks.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -128,24 +129,57 @@ void cached_attention(const Batch& batch, int64_t layer, const kernels::Attentio
   }
 }
 
+namespace {
+
+// Runs body(count, x_rows, out_rows) over the n_rows rows of x in chunks of
+// s.ffn_tokens rows (the FFN's hidden-row scratch is sized for one chunk).
+template <class F>
+void for_ffn_chunks(const float* x, int64_t width_in, int64_t n_rows, float* out,
+                    int64_t width_out, const ForwardScratch& s, F&& body) {
+  for (int64_t t0 = 0; t0 < n_rows; t0 += s.ffn_tokens) {
+    const int64_t count = std::min(s.ffn_tokens, n_rows - t0);
+    body(count, x + t0 * width_in, out + t0 * width_out);
+  }
+}
+
+}  // namespace
+
 void gated_ffn(const TensorView& w_gate, const TensorView& w_up, const TensorView& w_down,
                Activation act, const float* xn, int64_t n_rows, ForwardScratch& s, float* out,
                ThreadPool& pool) {
   const int64_t d_ff = w_gate.ne[1];
-  observe(s, w_gate, xn, n_rows);
-  observe(s, w_up, xn, n_rows);
-  kernels::matmul(w_gate, xn, n_rows, s.gate.data(), pool, s.ws);
-  kernels::matmul(w_up, xn, n_rows, s.up.data(), pool, s.ws);
-  if (act == Activation::Silu) {
-    kernels::swiglu(s.gate.data(), s.up.data(), n_rows * d_ff, s.gate.data());
-  } else if (act == Activation::Gelu) {
-    kernels::geglu(s.gate.data(), s.up.data(), n_rows * d_ff, s.gate.data());
-  } else {
-    gelu_f16(s.gate.data(), n_rows * d_ff);
-    for (int64_t i = 0; i < n_rows * d_ff; ++i) s.gate[static_cast<size_t>(i)] *= s.up[static_cast<size_t>(i)];
-  }
-  observe(s, w_down, s.gate.data(), n_rows);
-  kernels::matmul(w_down, s.gate.data(), n_rows, out, pool, s.ws);
+  float* gate = s.gate.data();
+  float* up = s.up.data();
+  for_ffn_chunks(xn, w_gate.ne[0], n_rows, out, w_down.ne[1], s,
+                 [&](int64_t n, const float* x, float* y) {
+                   observe(s, w_gate, x, n);
+                   observe(s, w_up, x, n);
+                   kernels::matmul(w_gate, x, n, gate, pool, s.ws);
+                   kernels::matmul(w_up, x, n, up, pool, s.ws);
+                   const int64_t count = n * d_ff;
+                   if (act == Activation::Silu) {
+                     kernels::swiglu(gate, up, count, gate);
+                   } else if (act == Activation::Gelu) {
+                     kernels::geglu(gate, up, count, gate);
+                   } else {
+                     gelu_f16(gate, count);
+                     for (int64_t i = 0; i < count; ++i) gate[i] *= up[i];
+                   }
+                   observe(s, w_down, gate, n);
+                   kernels::matmul(w_down, gate, n, y, pool, s.ws);
+                 });
+}
+
+void ffn(const TensorView& w_up, const float* b_up, const TensorView& w_down, const float* b_down,
+         const float* x, int64_t n_rows, ForwardScratch& s, float* out, ThreadPool& pool) {
+  const int64_t d_ff = w_up.ne[1];
+  float* hidden = s.gate.data();
+  for_ffn_chunks(x, w_up.ne[0], n_rows, out, w_down.ne[1], s,
+                 [&](int64_t n, const float* xc, float* y) {
+                   linear(w_up, b_up, xc, n, hidden, s, pool);
+                   gelu_f16(hidden, n * d_ff);
+                   linear(w_down, b_down, hidden, n, y, s, pool);
+                 });
 }
 
 TensorView row_slice(const TensorView& w, int64_t first, int64_t count) {

@@ -45,11 +45,17 @@ void cached_attention(const Batch& batch, int64_t layer, const kernels::Attentio
                       const float* q, const float* k, const float* v, const int32_t* positions,
                       float* out, ThreadPool& pool, kernels::Workspace& ws);
 
-// out = W_down (act(W_gate x) * (W_up x)), for n_rows rows of xn. s.observer (if any) sees xn
-// for gate and up and the activated hidden state for down.
+// out = W_down (act(W_gate x) * (W_up x)), for n_rows rows of xn, s.ffn_tokens rows at a time
+// (ForwardScratch::kFfnChunkTokens). s.observer (if any) sees xn for gate and up and the
+// activated hidden state for down.
 void gated_ffn(const TensorView& w_gate, const TensorView& w_up, const TensorView& w_down,
                Activation act, const float* xn, int64_t n_rows, ForwardScratch& s, float* out,
                ThreadPool& pool);
+
+// out = W_down GELU(W_up x + b_up) + b_down (BERT), GELU at f16 precision. Like gated_ffn,
+// it runs s.ffn_tokens rows at a time.
+void ffn(const TensorView& w_up, const float* b_up, const TensorView& w_down, const float* b_down,
+         const float* x, int64_t n_rows, ForwardScratch& s, float* out, ThreadPool& pool);
 
 // Rows [first, first + count) of a weight matrix, as a view into the same bytes: a fused
 // projection (phi3's attn_qkv, gate+up ffn_up) runs as separate matmuls, with no copy and no

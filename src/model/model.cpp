@@ -1,6 +1,7 @@
 // Model loading, architecture registry, shared config reading and scratch sizing.
 #include "model/model.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -106,8 +107,10 @@ kernels::AttentionParams attention_params(const ModelConfig& c, int64_t layer) {
   return p;
 }
 
-ForwardScratch::ForwardScratch(const ModelConfig& c, int64_t max_tokens_) : max_tokens(max_tokens_) {
+ForwardScratch::ForwardScratch(const ModelConfig& c, int64_t max_tokens_)
+    : max_tokens(max_tokens_), ffn_tokens(std::min(max_tokens_, kFfnChunkTokens)) {
   const auto t = static_cast<size_t>(max_tokens);
+  const auto ffn_rows = static_cast<size_t>(ffn_tokens * c.d_ff);
   const auto widest = static_cast<size_t>(std::max({c.d_model, c.q_dim(), c.kv_dim()}));
   x.resize(t * widest);
   xn.resize(t * widest);
@@ -116,8 +119,8 @@ ForwardScratch::ForwardScratch(const ModelConfig& c, int64_t max_tokens_) : max_
   v.resize(t * static_cast<size_t>(c.kv_dim()));
   att.resize(t * static_cast<size_t>(c.q_dim()));
   proj.resize(t * widest);
-  gate.resize(t * static_cast<size_t>(2 * c.d_ff));
-  up.resize(t * static_cast<size_t>(c.d_ff));
+  gate.resize(ffn_rows);
+  up.resize(ffn_rows);
   rows.resize(t * widest);
   positions.resize(t);
 }
@@ -125,8 +128,10 @@ ForwardScratch::ForwardScratch(const ModelConfig& c, int64_t max_tokens_) : max_
 uint64_t ForwardScratch::bytes_needed(const ModelConfig& c, int64_t max_tokens) {
   const auto t = static_cast<uint64_t>(max_tokens);
   const auto widest = static_cast<uint64_t>(std::max({c.d_model, c.q_dim(), c.kv_dim()}));
+  const auto ffn_t = static_cast<uint64_t>(std::min(max_tokens, kFfnChunkTokens));
   uint64_t floats = t * (4 * widest + 2 * static_cast<uint64_t>(c.q_dim()) +
-                         2 * static_cast<uint64_t>(c.kv_dim()) + 3 * static_cast<uint64_t>(c.d_ff));
+                         2 * static_cast<uint64_t>(c.kv_dim())) +
+                    ffn_t * 2 * static_cast<uint64_t>(c.d_ff);
   return floats * sizeof(float);
 }
 

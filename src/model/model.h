@@ -47,7 +47,13 @@ struct ForwardScratch {
   ForwardScratch(const ModelConfig& c, int64_t max_tokens);
   static uint64_t bytes_needed(const ModelConfig& c, int64_t max_tokens);
 
+  // The FFN's hidden rows ([tokens][d_ff], the widest activations of a layer) are computed
+  // this many tokens at a time, so a 512-token batch of a 1B model needs 8 MiB for them,
+  // not 48. The GEMM still reuses each weight block across all tokens of a chunk.
+  static constexpr int64_t kFfnChunkTokens = 128;
+
   int64_t max_tokens;
+  int64_t ffn_tokens;  // min(max_tokens, kFfnChunkTokens): rows of gate and up
   AlignedBuffer<float> x, xn, q, k, v, att, proj, gate, up, rows;
   AlignedBuffer<int32_t> positions;
   kernels::Workspace ws;

@@ -70,6 +70,26 @@ TEST(Engine, SmallBatchSizeSplitsPromptWithoutChangingResults) {
   for (size_t i = 0; i < want.size(); ++i) ASSERT_NEAR(want[i], got[i], 1e-4f) << i;
 }
 
+// A 300-token prompt in one pass runs the FFN in several token chunks and every matmul on
+// the GEMM path; split into passes of 5 tokens it takes the decode matvecs. Each row's
+// logits are the same bits either way (the kernels compute each token exactly as the
+// scalar dot product does), so batching and chunking never change results.
+TEST(Engine, LongPromptInOnePassEqualsSmallPassesExactly) {
+  EngineOptions o;
+  o.model_path = test::model_path("llama-spm-q4_k_m.gguf");
+  o.n_ctx = 512;
+  o.n_threads = 2;
+  auto big = Engine::load(o);
+  o.n_batch = 5;
+  auto small = Engine::load(o);
+  std::vector<int32_t> t;
+  for (int i = 0; t.size() < 300; ++i) t.push_back(static_cast<int32_t>(1 + (i * 7919) % 31000));
+  std::vector<float> want = decode_alone(*big, t);
+  std::vector<float> got = decode_alone(*small, t);
+  ASSERT_EQ(want.size(), got.size());
+  for (size_t i = 0; i < want.size(); ++i) ASSERT_EQ(want[i], got[i]) << i;
+}
+
 TEST(Engine, TruncatedPrefixIsReusable) {
   auto e = load("stories260K.gguf");
   std::vector<int32_t> t = e->tokenizer().encode("Once upon a time there was", true, true);
