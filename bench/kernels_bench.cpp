@@ -2,7 +2,8 @@
 // weight type (bytes/s of weights streamed, at a size that fits in L2 and at one far larger
 // than the last-level cache), the prefill GEMM per type (multiply-adds/s), attention rows,
 // SwiGLU and f16 conversion. Each runs the active table (POCKET_KERNELS=scalar|avx2 picks
-// another); single-threaded.
+// another); single-threaded except MatmulThreads and StreamReadThreads (the pool, 1 and 2
+// threads).
 #include <benchmark/benchmark.h>
 #include <sys/mman.h>
 
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "core/aligned_buffer.h"
+#include "core/thread_pool.h"
 #include "kernels/dispatch.h"
 #include "kernels/kernels.h"
 #include "tensor/fp16.h"
@@ -198,6 +200,61 @@ void BM_ToF16(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * n);
 }
 
+// args: n, n_rows, threads, huge_pages. The whole decode matmul (activation quantization, row chunks
+// claimed by the pool's threads, the matvec kernel) on weights far larger than the caches, on
+// 4 KiB pages like a mapped model file (huge_pages = 1: transparent 2 MiB pages): bytes/s of
+// weights, to compare with StreamReadThreads at the same thread count. The gap is what
+// threading, the kernel and address translation leave of the memory bandwidth.
+void BM_MatmulThreads(benchmark::State& state, DType type) {
+  const int64_t n = state.range(0), n_rows = state.range(1);
+  const int threads = static_cast<int>(state.range(2));
+  const bool huge = state.range(3) != 0;
+  const auto heap = weight_rows(type, n, n_rows);
+  const size_t w_bytes = heap.size();
+  void* mapped = mmap(nullptr, w_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  madvise(mapped, w_bytes, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+  std::memcpy(mapped, heap.data(), w_bytes);
+  TensorView w;
+  w.type = type;
+  w.ne[0] = n;
+  w.ne[1] = n_rows;
+  w.data = mapped;
+  w.name = "bench";
+  const auto x = gaussian(n, 7);
+  std::vector<float> y(static_cast<size_t>(n_rows));
+  ThreadPool pool(threads);
+  kernels::Workspace ws;
+  for (auto _ : state) {
+    kernels::matmul(w, x.data(), 1, y.data(), pool, ws);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(w_bytes));
+  munmap(mapped, w_bytes);
+}
+
+// args: MiB, threads. StreamRead split across the pool's threads.
+void BM_StreamReadThreads(benchmark::State& state) {
+  const size_t n = static_cast<size_t>(state.range(0)) << 20;
+  ThreadPool pool(static_cast<int>(state.range(1)));
+  AlignedBuffer<uint64_t> buf(n / 8);
+  for (size_t i = 0; i < n / 8; ++i) buf[i] = i;
+  std::vector<uint64_t> sink(64);
+  for (auto _ : state) {
+    auto job = [&](int t, int nt) {
+      const size_t w0 = n / 8 * static_cast<size_t>(t) / static_cast<size_t>(nt) / 8 * 8;
+      const size_t w1 = n / 8 * static_cast<size_t>(t + 1) / static_cast<size_t>(nt) / 8 * 8;
+      uint64_t acc[8] = {};
+      for (size_t i = w0; i < w1; i += 8) {
+        for (int k = 0; k < 8; ++k) acc[k] += buf[i + static_cast<size_t>(k)];
+      }
+      for (int k = 0; k < 8; ++k) sink[static_cast<size_t>(t * 8 + k) % 64] += acc[k];
+    };
+    pool.run(job);
+    benchmark::DoNotOptimize(sink.data());
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(n));
+}
+
 // Plain streaming read of a buffer far larger than the caches: the reference for Matvec's
 // bytes/s on one core.
 void BM_StreamRead(benchmark::State& state) {
@@ -250,6 +307,24 @@ const bool kRegistered = [] {
   benchmark::RegisterBenchmark("StreamRead", BM_StreamRead)
       ->Arg(256)
       ->Unit(benchmark::kMillisecond);
+  for (DType type : {DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
+    benchmark::RegisterBenchmark(("MatmulThreads/" + std::string(dtype_name(type))).c_str(),
+                                 BM_MatmulThreads, type)
+        ->Args({2048, 65536, 1, 0})
+        ->Args({2048, 65536, 2, 0})
+        ->Args({2048, 131072, 2, 0})
+        ->Args({2048, 262144, 2, 0})
+        ->Args({2048, 524288, 2, 0})
+        ->Args({2048, 524288, 2, 1})
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+  }
+  benchmark::RegisterBenchmark("StreamReadThreads", BM_StreamReadThreads)
+      ->Args({256, 1})
+      ->Args({256, 2})
+      ->Args({1024, 2})
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
   benchmark::RegisterBenchmark("Swiglu", BM_Swiglu);
   benchmark::RegisterBenchmark("ToF16", BM_ToF16);
   return true;
