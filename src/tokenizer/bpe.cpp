@@ -64,9 +64,9 @@ void encode_word(const Tokenizer::Impl& vocab, std::string_view word, Scratch& s
     if (left < 0 || right < 0) return;
     const int32_t a = symbols[left].id, b = symbols[right].id;
     if (a < 0 || b < 0) return;
-    auto it = vocab.merges.find(pair_key(a, b));
-    if (it == vocab.merges.end()) return;
-    heap.push_back({it->second.rank, left, right, a, b, it->second.result});
+    const Tokenizer::Impl::Merge* m = vocab.merges.find(pair_key(a, b));
+    if (m == nullptr) return;
+    heap.push_back({m->rank, left, right, a, b, m->result});
     std::push_heap(heap.begin(), heap.end());
   };
   for (int32_t i = 1; i < n; ++i) try_add(i - 1, i);

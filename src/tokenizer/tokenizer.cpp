@@ -16,6 +16,69 @@
 
 namespace pocket {
 
+void TokenTexts::build_index() {
+  size_t capacity = 16;
+  while (capacity < 2 * size()) capacity *= 2;  // load factor <= 1/2
+  slots_.assign(capacity, -1);
+  const size_t mask = capacity - 1;
+  for (size_t id = 0; id < size(); ++id) {
+    const std::string_view text = (*this)[id];
+    for (size_t at = std::hash<std::string_view>{}(text) & mask;; at = (at + 1) & mask) {
+      if (slots_[at] < 0 || (*this)[static_cast<size_t>(slots_[at])] == text) {
+        slots_[at] = static_cast<int32_t>(id);  // a later duplicate replaces the earlier id
+        break;
+      }
+    }
+  }
+}
+
+int32_t TokenTexts::find(std::string_view text) const {
+  if (slots_.empty()) return -1;
+  const size_t mask = slots_.size() - 1;
+  for (size_t at = std::hash<std::string_view>{}(text) & mask;; at = (at + 1) & mask) {
+    const int32_t id = slots_[at];
+    if (id < 0) return -1;
+    if ((*this)[static_cast<size_t>(id)] == text) return id;
+  }
+}
+
+void Tokenizer::Impl::MergeTable::reserve(size_t n) {
+  size_t capacity = 16;
+  while (capacity * 7 < n * 10) capacity *= 2;  // load factor <= 0.7
+  slots_.assign(capacity, Slot{0, Merge{}});
+  used_ = 0;
+}
+
+void Tokenizer::Impl::MergeTable::insert(uint64_t key, Merge m) {
+  if ((used_ + 1) * 10 > slots_.size() * 7) {
+    std::vector<Slot> old = std::move(slots_);
+    reserve(2 * (used_ + 1));
+    for (const Slot& e : old) {
+      if (e.merge.rank >= 0) insert(e.key, e.merge);
+    }
+  }
+  const size_t mask = slots_.size() - 1;
+  for (size_t at = hash(key) & mask;; at = (at + 1) & mask) {
+    Slot& e = slots_[at];
+    if (e.merge.rank < 0) {
+      e = Slot{key, m};
+      ++used_;
+      return;
+    }
+    if (e.key == key) return;
+  }
+}
+
+const Tokenizer::Impl::Merge* Tokenizer::Impl::MergeTable::find(uint64_t key) const {
+  if (slots_.empty()) return nullptr;
+  const size_t mask = slots_.size() - 1;
+  for (size_t at = hash(key) & mask;; at = (at + 1) & mask) {
+    const Slot& e = slots_[at];
+    if (e.merge.rank < 0) return nullptr;
+    if (e.key == key) return &e.merge;
+  }
+}
+
 namespace {
 
 constexpr std::string_view kSpaceMarker = "\xE2\x96\x81";  // U+2581, SPM's escaped space
@@ -172,21 +235,19 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::File& file) {
   check_size(scores, "tokenizer.ggml.scores");
   check_size(types, "tokenizer.ggml.token_type");
 
-  v->texts.reserve(tokens.size());
   v->scores.assign(tokens.size(), 0.0f);
   v->types.assign(tokens.size(), TokenType::Normal);
   for (int32_t i = 0; i < n_vocab; ++i) {
-    v->texts.emplace_back(tokens.get_string(i));
-    v->max_token_length = std::max(v->max_token_length, v->texts.back().size());
+    const std::string_view text = tokens.get_string(i);
+    v->texts.push_back(text);
+    v->max_token_length = std::max(v->max_token_length, text.size());
     if (scores) v->scores[i] = static_cast<float>(scores->get_float(i));
     if (types) {
       const int64_t t = types->get_int(i);
       v->types[i] = (t >= 0 && t <= 6) ? static_cast<TokenType>(t) : TokenType::Normal;
     }
   }
-  v->text_to_id.reserve(tokens.size());
-  // A later duplicate wins, as in llama.cpp.
-  for (int32_t i = 0; i < n_vocab; ++i) v->text_to_id[v->texts[i]] = i;
+  v->texts.build_index();
 
   // Special tokens and flags. Defaults follow llama.cpp for each kind.
   if (v->kind == VocabKind::Spm) {
@@ -258,7 +319,8 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::File& file) {
   v->byte_symbol.fill(-1);
   if (v->kind == VocabKind::Spm) {
     v->spm_split_before_space = true;
-    for (const std::string& text : v->texts) {
+    for (int32_t i = 0; i < n_vocab; ++i) {
+      const std::string_view text = v->texts[i];
       for (size_t at = text.find(kSpaceMarker, 1); at != std::string::npos;
            at = text.find(kSpaceMarker, at + 1)) {
         if (at < kSpaceMarker.size() ||
@@ -302,7 +364,7 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::File& file) {
       joined.append(m.substr(space + 1));
       const uint64_t key =
           (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
-      v->merges.emplace(key, Impl::Merge{static_cast<int32_t>(i), v->find(joined)});
+      v->merges.insert(key, Impl::Merge{static_cast<int32_t>(i), v->find(joined)});
     }
   }
   return std::unique_ptr<Tokenizer>(new Tokenizer(std::move(v)));
@@ -351,19 +413,19 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special,
 std::string Tokenizer::token_to_piece(int32_t id, bool special) const {
   const Impl& v = *impl_;
   check_id(v, id);
-  const std::string& text = v.texts[id];
+  const std::string_view text = v.texts[id];
   switch (v.types[id]) {
     case TokenType::Control:
     case TokenType::Unknown:
-      return special ? text : std::string();
+      return special ? std::string(text) : std::string();
     case TokenType::UserDefined:
-      return text;
+      return std::string(text);
     case TokenType::Unused:
       return std::string();
     case TokenType::Byte: {
       const int b = parse_byte_token(text);
       if (b >= 0) return std::string(1, static_cast<char>(b));
-      return text;
+      return std::string(text);
     }
     case TokenType::Normal:
     case TokenType::Undefined:
