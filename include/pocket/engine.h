@@ -22,6 +22,7 @@ struct EngineOptions {
   int n_threads = 0;      // 0: all cores
   int64_t n_ctx = 0;      // context per sequence; 0: min(training context, 4096)
   int64_t n_batch = 512;  // tokens per forward pass
+  DType cache_type = DType::F16;  // KV cache: F16, or Q8_0 (half the memory)
   bool check_memory = true;
   uint64_t memory_limit_bytes = 0;  // refuse loads needing more; 0: the available memory
 };
@@ -46,6 +47,7 @@ class Engine {
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   const MemoryEstimate& memory() const { return memory_; }
   int64_t n_ctx() const { return n_ctx_; }
+  DType cache_type() const { return cache_type_; }
   int n_threads() const { return pool_.size(); }
 
   // Every later forward pass shows each weight matmul's input to `observer` (not owned; null
@@ -93,6 +95,7 @@ class Engine {
   int64_t n_ctx_;
   int64_t n_batch_;
   MemoryEstimate memory_;
+  DType cache_type_ = DType::F16;
   ThreadPool pool_;
   ForwardScratch scratch_;
   std::vector<std::unique_ptr<KvCache>> sequences_;  // index = SeqId; null when removed
@@ -106,6 +109,6 @@ class Engine {
 
 // Memory needed to load `path` with these options (also used by load() to refuse early).
 MemoryEstimate estimate_memory(const gguf::File& file, const ModelConfig& config, int64_t n_ctx,
-                               int64_t n_batch);
+                               int64_t n_batch, DType cache_type = DType::F16);
 
 }  // namespace pocket

@@ -27,6 +27,7 @@ struct BenchArgs {
   int reps = 3;
   int threads = 0;
   int64_t batch = 512;
+  std::string cache_type = "f16";
   bool json = false;
 };
 
@@ -116,6 +117,7 @@ void run(const BenchArgs& a) {
   options.n_threads = a.threads;
   options.n_ctx = std::max<int64_t>(a.n_prompt + a.n_gen, 16);
   options.n_batch = a.batch;
+  options.cache_type = KvCache::parse_type(a.cache_type);
   const double load_start = now_seconds();
   auto engine = Engine::load(options);
   const double load_seconds = now_seconds() - load_start;
@@ -215,6 +217,7 @@ void setup(CLI::App& app) {
   cmd->add_option("-t,--threads", args->threads, "Threads (default: all cores)");
   cmd->add_option("-b,--batch-size", args->batch, "Prompt tokens per forward pass")
       ->capture_default_str();
+  add_cache_type_option(cmd, args->cache_type);
   cmd->add_flag("--json", args->json, "Print one JSON object with the results on the last line");
   cmd->callback([args] { run(*args); });
 }

@@ -29,6 +29,7 @@ struct PerplexityArgs {
   int64_t n_ctx = 0;
   int threads = 0;
   int64_t batch = 512;
+  std::string cache_type = "f16";
   int64_t max_windows = 0;
   bool json = false;
   std::string kl_base_out;
@@ -69,6 +70,7 @@ void run(const PerplexityArgs& args) {
   options.n_threads = args.threads;
   options.n_ctx = n_ctx;
   options.n_batch = args.batch;
+  options.cache_type = KvCache::parse_type(args.cache_type);
   auto engine = Engine::load(options);
   const Tokenizer& tok = engine->tokenizer();
   const int64_t n_vocab = engine->config().n_vocab;
@@ -170,6 +172,7 @@ void setup(CLI::App& app) {
                   "Window size in tokens (default: min(512, training context))");
   cmd->add_option("-t,--threads", args->threads, "Threads (default: all cores)");
   cmd->add_option("-b,--batch-size", args->batch, "Tokens per forward pass");
+  add_cache_type_option(cmd, args->cache_type);
   cmd->add_option("--chunks", args->max_windows, "Score at most this many windows");
   cmd->add_flag("--json", args->json, "End with one JSON object on the last line");
   cmd->add_option("--kl-base", args->kl_base_out,

@@ -17,6 +17,13 @@ struct CommandRegistrar {
   explicit CommandRegistrar(CommandSetup setup) { command_setups().push_back(setup); }
 };
 
+// --cache-type (f16 | q8_0), shared by the commands that run a model; the engine checks the
+// name (KvCache::parse_type) when the command runs.
+inline void add_cache_type_option(CLI::App* cmd, std::string& target) {
+  cmd->add_option("--cache-type", target, "KV cache type: f16 or q8_0 (half the memory)")
+      ->capture_default_str();
+}
+
 // Thrown by a command to end the program with a specific exit code.
 struct CommandExit {
   int code;

@@ -26,10 +26,10 @@ int default_threads() {
 }  // namespace
 
 MemoryEstimate estimate_memory(const gguf::File& file, const ModelConfig& c, int64_t n_ctx,
-                               int64_t n_batch) {
+                               int64_t n_batch, DType cache_type) {
   MemoryEstimate m;
   m.weights_bytes = file.file_size();
-  m.kv_cache_bytes = KvCache::bytes_needed(c.n_layers, n_ctx, c.kv_dim());
+  m.kv_cache_bytes = KvCache::bytes_needed(c.n_layers, n_ctx, c.kv_dim(), cache_type);
   // Activations, quantized activations, attention scores and one row of logits per token.
   m.scratch_bytes = ForwardScratch::bytes_needed(c, n_batch) +
                     static_cast<uint64_t>(n_batch) * static_cast<uint64_t>(c.n_vocab) * sizeof(float) +
@@ -55,7 +55,9 @@ static int64_t resolve_batch(const EngineOptions& o, int64_t n_ctx) {
 
 static MemoryEstimate checked_estimate(const EngineOptions& o, const Model& model) {
   const int64_t n_ctx = resolve_ctx(o, model.config());
-  MemoryEstimate m = estimate_memory(model.file(), model.config(), n_ctx, resolve_batch(o, n_ctx));
+  KvCache::check_type(o.cache_type, model.config().head_dim);
+  MemoryEstimate m =
+      estimate_memory(model.file(), model.config(), n_ctx, resolve_batch(o, n_ctx), o.cache_type);
   const uint64_t available = o.memory_limit_bytes > 0 ? o.memory_limit_bytes : available_memory_bytes();
   if (o.check_memory && available > 0 && m.total() > available) {
     fail(model.file().path(), ": needs ", mib(m.total()), " (weights ", mib(m.weights_bytes),
@@ -71,6 +73,7 @@ Engine::Engine(const EngineOptions& options, std::unique_ptr<Model> model)
       n_ctx_(resolve_ctx(options, model_->config())),
       n_batch_(resolve_batch(options, n_ctx_)),
       memory_(checked_estimate(options, *model_)),
+      cache_type_(options.cache_type),
       pool_(options.n_threads > 0 ? options.n_threads : default_threads()),
       scratch_(model_->config(), n_batch_) {
   tokenizer_ = Tokenizer::from_gguf(model_->file());
@@ -81,12 +84,12 @@ Engine::~Engine() = default;
 
 SeqId Engine::create_sequence() {
   const ModelConfig& c = config();
-  const uint64_t need = KvCache::bytes_needed(c.n_layers, n_ctx_, c.kv_dim());
+  const uint64_t need = KvCache::bytes_needed(c.n_layers, n_ctx_, c.kv_dim(), cache_type_);
   const uint64_t available = available_memory_bytes();
   if (available > 0 && need > available) {
     fail("cannot create a sequence: its KV cache needs ", mib(need), ", only ", mib(available), " available");
   }
-  auto kv = std::make_unique<KvCache>(c.n_layers, n_ctx_, c.kv_dim());
+  auto kv = std::make_unique<KvCache>(c.n_layers, n_ctx_, c.kv_dim(), cache_type_);
   for (size_t i = 0; i < sequences_.size(); ++i) {
     if (!sequences_[i]) {
       sequences_[i] = std::move(kv);

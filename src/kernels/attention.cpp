@@ -1,32 +1,110 @@
-// Attention over an f16 KV cache: the driver. Work is split into tasks of one query row and
-// one KV head with the query heads that share it (grouped-query attention; single heads when
+// Attention over a KV cache: the driver. Work is split into tasks of one query row and one
+// KV head with the query heads that share it (grouped-query attention; single heads when
 // there are too few tasks to keep every thread busy), claimed dynamically by the pool.
-// The per-row kernel (table.attention_row) is two passes over the keys (scores, then the
-// weighted values) rather than an online softmax: it keeps the reference engine's rounding of
-// the normalized weights to f16, and the scores of one row fit in L1/L2 at any context.
+//  - f16 cache: the per-row kernel (table.attention_row) is two passes over the keys
+//    (scores, then the weighted values) rather than an online softmax: it keeps the reference
+//    engine's rounding of the normalized weights to f16, and the scores of one row fit in
+//    L1/L2 at any context.
+//  - q8_0 cache: one fused pass with an online softmax (running maximum and sum, the
+//    accumulated values rescaled when the maximum grows), so nothing of size n_kv is kept.
+//    q is quantized to q8_0 per head and q.k is the table's integer q8_0 dot product; values
+//    are dequantized block by block into the f32 accumulator.
 #include <algorithm>
+#include <cmath>
 
 #include "kernels/dispatch.h"
 #include "kernels/kernels.h"
+#include "tensor/blocks.h"
+#include "tensor/fp16.h"
 
 namespace pocket::kernels {
+namespace {
+
+struct Q8Row {
+  const float* q;  // [n_heads][head_dim], head_stride apart
+  int64_t head_stride;
+  int n_heads;
+  int head_dim;
+  const uint8_t* k;  // row j at k + j * row_bytes (this KV head's blocks)
+  const uint8_t* v;
+  size_t row_bytes;
+  int64_t first, last;
+  float scale, softcap;
+  uint8_t* q8;  // scratch: one head of q as q8_0 blocks
+  float* acc;   // scratch: head_dim floats
+  float* out;
+};
+
+void attention_row_q8_0(const KernelTable& table, const Q8Row& a) {
+  const VecDotFn dot = table.vec_dot[static_cast<size_t>(DType::Q8_0)];
+  const QuantizeRowFn quantize = table.quantize_row[static_cast<size_t>(DType::Q8_0)];
+  const int n_blocks = a.head_dim / kQK;
+  for (int h = 0; h < a.n_heads; ++h) {
+    quantize(a.q + h * a.head_stride, a.q8, a.head_dim);
+    float max = -INFINITY, sum = 0;
+    std::fill_n(a.acc, a.head_dim, 0.0f);
+    for (int64_t j = a.first; j < a.last; ++j) {
+      float s = dot(a.head_dim, a.k + static_cast<size_t>(j) * a.row_bytes, a.q8) * a.scale;
+      if (a.softcap > 0) s = a.softcap * std::tanh(s / a.softcap);
+      if (s > max) {  // rescale what was accumulated under the old maximum
+        const float c = std::exp(max - s);
+        sum *= c;
+        for (int d = 0; d < a.head_dim; ++d) a.acc[d] *= c;
+        max = s;
+      }
+      const float w = std::exp(s - max);
+      sum += w;
+      const auto* vb = reinterpret_cast<const BlockQ8_0*>(a.v + static_cast<size_t>(j) * a.row_bytes);
+      for (int b = 0; b < n_blocks; ++b) {
+        const float wd = w * f16_to_f32(vb[b].d);
+        float* acc = a.acc + b * kQK;
+        for (int i = 0; i < kQK; ++i) acc[i] += wd * static_cast<float>(vb[b].qs[i]);
+      }
+    }
+    float* o = a.out + h * a.head_stride;
+    const float inv = sum > 0 ? 1.0f / sum : 0.0f;
+    for (int d = 0; d < a.head_dim; ++d) o[d] = a.acc[d] * inv;
+  }
+}
+
+}  // namespace
 
 void attention(const AttentionParams& p, const float* q, int64_t n_queries, const int32_t* q_pos,
-               const uint16_t* k, const uint16_t* v, int64_t n_kv, float* out, ThreadPool& pool,
+               const void* k, const void* v, int64_t n_kv, float* out, ThreadPool& pool,
                Workspace& ws) {
-  const AttentionRowFn row_fn = active_table().attention_row;
+  const KernelTable& table = active_table();
+  const bool q8 = p.kv_type == DType::Q8_0;
   const int64_t q_stride = static_cast<int64_t>(p.n_heads) * p.head_dim;
   const int64_t kv_stride = static_cast<int64_t>(p.n_kv_heads) * p.head_dim;
+  const size_t kv_row_bytes = row_bytes(p.kv_type, kv_stride);
+  const size_t head_bytes = row_bytes(p.kv_type, p.head_dim);
   const int group = p.n_heads / p.n_kv_heads;
   // Few tasks (decode): split groups into single heads so every thread gets work.
   const int heads_per_task = n_queries * p.n_kv_heads >= 4 * pool.size() ? group : 1;
   const int64_t tasks_per_query = p.n_heads / heads_per_task;
   const int64_t n_tasks = n_queries * tasks_per_query;
-  const int64_t per_thread = heads_per_task * n_kv + 2 * p.head_dim + 16;
+  // Per thread: the f16 kernel's scores and scratch, or the q8_0 path's q blocks and sums.
+  const int64_t per_thread = q8 ? 2 * p.head_dim + 16 : heads_per_task * n_kv + 2 * p.head_dim + 16;
   float* scratch = ws.floats(static_cast<size_t>(per_thread * pool.size()));
 
   auto task_fn = [&](int64_t task, int thread) {
-    float* scores = scratch + thread * per_thread;
+    float* mine = scratch + thread * per_thread;
+    const int64_t i = task / tasks_per_query;
+    const int h0 = static_cast<int>(task % tasks_per_query) * heads_per_task;
+    const int kvh = h0 / group;
+    const int64_t pos = q_pos[i];
+    const int64_t first = p.window > 0 ? std::max<int64_t>(0, pos - p.window + 1) : 0;
+    const int64_t last = p.causal ? std::min<int64_t>(n_kv, pos + 1) : n_kv;
+    const float* qi = q + i * q_stride + static_cast<int64_t>(h0) * p.head_dim;
+    float* oi = out + i * q_stride + static_cast<int64_t>(h0) * p.head_dim;
+    const auto* kb = static_cast<const uint8_t*>(k) + static_cast<size_t>(kvh) * head_bytes;
+    const auto* vb = static_cast<const uint8_t*>(v) + static_cast<size_t>(kvh) * head_bytes;
+    if (q8) {
+      Q8Row a{qi, p.head_dim, heads_per_task, p.head_dim, kb, vb, kv_row_bytes, first, last,
+              p.scale, p.softcap, reinterpret_cast<uint8_t*>(mine + p.head_dim), mine, oi};
+      attention_row_q8_0(table, a);
+      return;
+    }
     AttentionRowArgs a{};
     a.head_stride = p.head_dim;
     a.n_heads = heads_per_task;
@@ -35,19 +113,15 @@ void attention(const AttentionParams& p, const float* q, int64_t n_queries, cons
     a.n_kv = n_kv;
     a.scale = p.scale;
     a.softcap = p.softcap;
-    a.scores = scores;
-    a.scratch = scores + heads_per_task * n_kv;
-    const int64_t i = task / tasks_per_query;
-    const int h0 = static_cast<int>(task % tasks_per_query) * heads_per_task;
-    const int kvh = h0 / group;
-    const int64_t pos = q_pos[i];
-    a.first = p.window > 0 ? std::max<int64_t>(0, pos - p.window + 1) : 0;
-    a.last = p.causal ? std::min<int64_t>(n_kv, pos + 1) : n_kv;
-    a.q = q + i * q_stride + static_cast<int64_t>(h0) * p.head_dim;
-    a.out = out + i * q_stride + static_cast<int64_t>(h0) * p.head_dim;
-    a.k = k + static_cast<int64_t>(kvh) * p.head_dim;
-    a.v = v + static_cast<int64_t>(kvh) * p.head_dim;
-    row_fn(a);
+    a.scores = mine;
+    a.scratch = mine + heads_per_task * n_kv;
+    a.first = first;
+    a.last = last;
+    a.q = qi;
+    a.out = oi;
+    a.k = reinterpret_cast<const uint16_t*>(kb);
+    a.v = reinterpret_cast<const uint16_t*>(vb);
+    table.attention_row(a);
   };
   // One task per chunk, claimed dynamically: later queries (more keys) cost more.
   pool.run_chunks(n_tasks, task_fn);

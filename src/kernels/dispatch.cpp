@@ -97,4 +97,12 @@ void to_f16(const float* x, uint16_t* out, int64_t n) {
   active_table().to_f16(x, out, n);
 }
 
+void store_kv_row(const float* x, DType type, void* out, int64_t n) {
+  if (type == DType::Q8_0) {
+    active_table().quantize_row[static_cast<size_t>(DType::Q8_0)](x, out, n);
+  } else {
+    active_table().to_f16(x, static_cast<uint16_t*>(out), n);
+  }
+}
+
 }  // namespace pocket::kernels

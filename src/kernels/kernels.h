@@ -71,16 +71,20 @@ struct AttentionParams {
   float softcap = 0.0f;  // if > 0: score = softcap * tanh(score / softcap)
   int window = 0;        // if > 0: a query at position p sees keys at positions > p - window
   bool causal = true;
+  DType kv_type = DType::F16;  // F16, or Q8_0 blocks (head_dim a multiple of 32)
 };
 
 // Attention of n_queries rows against n_kv cached keys/values of one sequence.
 // q: [n_queries][n_heads*head_dim] f32; q_pos[i]: position of query i (the key at cache
-// row j has position j); k, v: [n_kv][n_kv_heads*head_dim] f16 bits; out like q.
+// row j has position j); k, v: [n_kv] rows of n_kv_heads*head_dim values of params.kv_type;
+// out like q.
 void attention(const AttentionParams& params, const float* q, int64_t n_queries,
-               const int32_t* q_pos, const uint16_t* k, const uint16_t* v, int64_t n_kv,
-               float* out, ThreadPool& pool, Workspace& ws);
+               const int32_t* q_pos, const void* k, const void* v, int64_t n_kv, float* out,
+               ThreadPool& pool, Workspace& ws);
 
 // Converts f32 to f16 bits (KV cache writes).
 void to_f16(const float* x, uint16_t* out, int64_t n);
+// One KV cache row: n f32 values stored as `type` (F16, or Q8_0 blocks with n % 32 == 0).
+void store_kv_row(const float* x, DType type, void* out, int64_t n);
 
 }  // namespace pocket::kernels

@@ -119,11 +119,13 @@ void cached_attention(const Batch& batch, int64_t layer, const kernels::Attentio
     KvCache& cache = *seg.cache;
     for (int64_t i = 0; i < seg.count; ++i) {
       const int64_t t = seg.first + i;
-      kernels::to_f16(k + t * kv_dim, cache.keys(layer, positions[t]), kv_dim);
-      kernels::to_f16(v + t * kv_dim, cache.values(layer, positions[t]), kv_dim);
+      kernels::store_kv_row(k + t * kv_dim, cache.type(), cache.keys(layer, positions[t]), kv_dim);
+      kernels::store_kv_row(v + t * kv_dim, cache.type(), cache.values(layer, positions[t]), kv_dim);
     }
     const int64_t n_kv = cache.size() + seg.count;
-    kernels::attention(params, q + seg.first * q_dim, seg.count, positions + seg.first,
+    kernels::AttentionParams p = params;
+    p.kv_type = cache.type();
+    kernels::attention(p, q + seg.first * q_dim, seg.count, positions + seg.first,
                        cache.keys(layer, 0), cache.values(layer, 0), n_kv,
                        out + seg.first * q_dim, pool, ws);
   }

@@ -1,30 +1,42 @@
-// Per-sequence KV cache: for every layer, keys and values of each position as f16,
-// [n_ctx][kv_dim] row-major. A sequence owns one; the engine decodes many together.
+// Per-sequence KV cache: for every layer, keys and values of each position, [n_ctx] rows of
+// kv_dim values, as f16 (the default) or q8_0 blocks (half the memory, --cache-type q8_0).
+// A sequence owns one; the engine decodes many together.
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "core/aligned_buffer.h"
 #include "core/error.h"
+#include "gguf/types.h"
 
 namespace pocket {
 
 class KvCache {
  public:
-  KvCache(int64_t n_layers, int64_t n_ctx, int64_t kv_dim)
-      : n_ctx_(n_ctx), kv_dim_(kv_dim), keys_(n_layers), values_(n_layers) {
+  KvCache(int64_t n_layers, int64_t n_ctx, int64_t kv_dim, DType type = DType::F16)
+      : n_ctx_(n_ctx), kv_dim_(kv_dim), type_(type), row_bytes_(row_bytes_of(kv_dim, type)),
+        keys_(n_layers), values_(n_layers) {
     for (int64_t l = 0; l < n_layers; ++l) {
-      keys_[l].resize(static_cast<size_t>(n_ctx * kv_dim));
-      values_[l].resize(static_cast<size_t>(n_ctx * kv_dim));
+      keys_[l].resize(static_cast<size_t>(n_ctx) * row_bytes_);
+      values_[l].resize(static_cast<size_t>(n_ctx) * row_bytes_);
     }
   }
 
-  static uint64_t bytes_needed(int64_t n_layers, int64_t n_ctx, int64_t kv_dim) {
-    return 2ull * static_cast<uint64_t>(n_layers * n_ctx * kv_dim) * sizeof(uint16_t);
+  // The cache types pocket supports, and the check that kv rows of `head_dim` fit one: q8_0
+  // blocks of 32 must not straddle heads. Throws Error naming the type.
+  static DType parse_type(std::string_view name);
+  static void check_type(DType type, int64_t head_dim);
+
+  static uint64_t bytes_needed(int64_t n_layers, int64_t n_ctx, int64_t kv_dim,
+                               DType type = DType::F16) {
+    return 2ull * static_cast<uint64_t>(n_layers * n_ctx) * row_bytes_of(kv_dim, type);
   }
 
   int64_t n_ctx() const { return n_ctx_; }
+  DType type() const { return type_; }
+  size_t row_bytes() const { return row_bytes_; }  // one position of one layer's K (or V)
   int64_t size() const { return size_; }  // positions filled
   // Drops positions >= n (keeps a shared prefix for reuse).
   void truncate(int64_t n) {
@@ -33,15 +45,19 @@ class KvCache {
   }
   void advance(int64_t n) { size_ += n; }
 
-  uint16_t* keys(int64_t layer, int64_t pos) { return keys_[layer].data() + pos * kv_dim_; }
-  uint16_t* values(int64_t layer, int64_t pos) { return values_[layer].data() + pos * kv_dim_; }
+  uint8_t* keys(int64_t layer, int64_t pos) { return keys_[layer].data() + pos * row_bytes_; }
+  uint8_t* values(int64_t layer, int64_t pos) { return values_[layer].data() + pos * row_bytes_; }
 
  private:
+  static size_t row_bytes_of(int64_t kv_dim, DType type) { return pocket::row_bytes(type, kv_dim); }
+
   int64_t n_ctx_;
   int64_t kv_dim_;
+  DType type_;
+  size_t row_bytes_;
   int64_t size_ = 0;
-  std::vector<AlignedBuffer<uint16_t>> keys_;    // [n_layers][n_ctx * kv_dim]
-  std::vector<AlignedBuffer<uint16_t>> values_;  // [n_layers][n_ctx * kv_dim]
+  std::vector<AlignedBuffer<uint8_t>> keys_;    // [n_layers][n_ctx * row_bytes]
+  std::vector<AlignedBuffer<uint8_t>> values_;  // [n_layers][n_ctx * row_bytes]
 };
 
 }  // namespace pocket

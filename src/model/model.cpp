@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "model/architectures.h"
+#include "model/kv_cache.h"
 #include "model/weights.h"
 
 namespace pocket {
@@ -105,6 +106,22 @@ kernels::AttentionParams attention_params(const ModelConfig& c, int64_t layer) {
                   (c.layer_uses_window.empty() || c.layer_uses_window[static_cast<size_t>(layer)]);
   p.window = windowed ? static_cast<int>(c.sliding_window) : 0;
   return p;
+}
+
+DType KvCache::parse_type(std::string_view name) {
+  if (name == "f16" || name == "F16") return DType::F16;
+  if (name == "q8_0" || name == "Q8_0") return DType::Q8_0;
+  fail("unsupported KV cache type '", name, "' (supported: f16, q8_0)");
+}
+
+void KvCache::check_type(DType type, int64_t head_dim) {
+  if (type != DType::F16 && type != DType::Q8_0) {
+    fail("unsupported KV cache type ", dtype_name(type), " (supported: f16, q8_0)");
+  }
+  if (type == DType::Q8_0 && head_dim % 32 != 0) {
+    fail("KV cache type q8_0 needs a head size that is a multiple of 32; this model's is ",
+         head_dim, " (use f16)");
+  }
 }
 
 ForwardScratch::ForwardScratch(const ModelConfig& c, int64_t max_tokens_)

@@ -1,6 +1,10 @@
 // Engine API: batched decoding of several sequences, prefix reuse, context and memory limits.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
 #include "core/error.h"
 #include "pocket/engine.h"
 #include "test_paths.h"
@@ -88,6 +92,63 @@ TEST(Engine, LongPromptInOnePassEqualsSmallPassesExactly) {
   std::vector<float> got = decode_alone(*small, t);
   ASSERT_EQ(want.size(), got.size());
   for (size_t i = 0; i < want.size(); ++i) ASSERT_EQ(want[i], got[i]) << i;
+}
+
+// --cache-type q8_0: the cache takes 34/64 of the f16 bytes, and the logits of a 200-token
+// prompt stay close to the f16 cache's. This random-weight model is very sensitive (peaky
+// logits, near ties): measured 186/200 same top tokens and a mean |diff| of 0.029 sd; the
+// bounds leave room for other CPUs' rounding. The attention itself is checked against a
+// double-precision computation in tests/kernels/attention_q8_test.cpp.
+TEST(Engine, Q8_0CacheHalvesTheCacheAndTracksF16) {
+  EngineOptions o;
+  o.model_path = test::model_path("llama-spm-q4_k_m.gguf");
+  o.n_ctx = 256;
+  o.n_threads = 2;
+  auto f16 = Engine::load(o);
+  o.cache_type = DType::Q8_0;
+  auto q8 = Engine::load(o);
+  EXPECT_EQ(q8->memory().kv_cache_bytes * 64, f16->memory().kv_cache_bytes * 34);
+  std::vector<int32_t> t;
+  for (int i = 0; t.size() < 200; ++i) t.push_back(static_cast<int32_t>(1 + (i * 4099) % 31000));
+  const std::vector<float> want = decode_alone(*f16, t);
+  const std::vector<float> got = decode_alone(*q8, t);
+  ASSERT_EQ(want.size(), got.size());
+  const auto v = static_cast<size_t>(f16->config().n_vocab);
+  int same_top = 0;
+  double diff = 0, sq = 0, mean = 0;
+  for (size_t row = 0; row < t.size(); ++row) {
+    const auto w = want.begin() + static_cast<std::ptrdiff_t>(row * v);
+    const auto g = got.begin() + static_cast<std::ptrdiff_t>(row * v);
+    same_top += std::max_element(w, w + static_cast<std::ptrdiff_t>(v)) - w ==
+                std::max_element(g, g + static_cast<std::ptrdiff_t>(v)) - g;
+    for (size_t i = 0; i < v; ++i) {
+      diff += std::fabs(w[static_cast<std::ptrdiff_t>(i)] - g[static_cast<std::ptrdiff_t>(i)]);
+      mean += w[static_cast<std::ptrdiff_t>(i)];
+      sq += double{w[static_cast<std::ptrdiff_t>(i)]} * w[static_cast<std::ptrdiff_t>(i)];
+    }
+  }
+  const double n = static_cast<double>(want.size());
+  const double sd = std::sqrt(sq / n - (mean / n) * (mean / n));
+  std::printf("q8_0 cache: same top token at %d/%zu positions, mean |diff| %.4f sd\n", same_top,
+              t.size(), diff / n / sd);
+  EXPECT_GE(same_top, 170);
+  EXPECT_LT(diff / n / sd, 0.05);
+  // A different cache really was used: the logits are not bit-identical.
+  EXPECT_GT(diff, 0.0);
+}
+
+TEST(Engine, UnsupportedCacheTypesAreNamed) {
+  EXPECT_THROW(KvCache::parse_type("q4_0"), Error);
+  EngineOptions o;
+  o.model_path = test::model_path("stories260K.gguf");  // head size 8: no q8_0 blocks
+  o.cache_type = DType::Q8_0;
+  try {
+    Engine::load(o);
+    FAIL() << "loaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("q8_0"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("head size"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Engine, TruncatedPrefixIsReusable) {
