@@ -12,12 +12,16 @@
 namespace pocket {
 namespace {
 
-std::unique_ptr<Engine> load(const char* file, int64_t n_ctx = 256, int threads = 2) {
+EngineOptions options(const char* file, int64_t n_ctx = 256, int threads = 2) {
   EngineOptions o;
   o.model_path = test::model_path(file);
   o.n_ctx = n_ctx;
   o.n_threads = threads;
-  return Engine::load(o);
+  return o;
+}
+
+std::unique_ptr<Engine> load(const char* file, int64_t n_ctx = 256, int threads = 2) {
+  return Engine::load(options(file, n_ctx, threads));
 }
 
 std::vector<float> decode_alone(Engine& e, std::span<const int32_t> tokens) {
@@ -79,10 +83,7 @@ TEST(Engine, SmallBatchSizeSplitsPromptWithoutChangingResults) {
 // logits are the same bits either way (the kernels compute each token exactly as the
 // scalar dot product does), so batching and chunking never change results.
 TEST(Engine, LongPromptInOnePassEqualsSmallPassesExactly) {
-  EngineOptions o;
-  o.model_path = test::model_path("llama-spm-q4_k_m.gguf");
-  o.n_ctx = 512;
-  o.n_threads = 2;
+  EngineOptions o = options("llama-spm-q4_k_m.gguf", 512);
   auto big = Engine::load(o);
   o.n_batch = 5;
   auto small = Engine::load(o);
@@ -100,10 +101,7 @@ TEST(Engine, LongPromptInOnePassEqualsSmallPassesExactly) {
 // bounds leave room for other CPUs' rounding. The attention itself is checked against a
 // double-precision computation in tests/kernels/attention_q8_test.cpp.
 TEST(Engine, Q8_0CacheHalvesTheCacheAndTracksF16) {
-  EngineOptions o;
-  o.model_path = test::model_path("llama-spm-q4_k_m.gguf");
-  o.n_ctx = 256;
-  o.n_threads = 2;
+  EngineOptions o = options("llama-spm-q4_k_m.gguf");
   auto f16 = Engine::load(o);
   o.cache_type = DType::Q8_0;
   auto q8 = Engine::load(o);
