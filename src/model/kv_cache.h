@@ -16,8 +16,8 @@ namespace pocket {
 class KvCache {
  public:
   KvCache(int64_t n_layers, int64_t n_ctx, int64_t kv_dim, DType type = DType::F16)
-      : n_ctx_(n_ctx), kv_dim_(kv_dim), type_(type), row_bytes_(row_bytes_of(kv_dim, type)),
-        keys_(n_layers), values_(n_layers) {
+      : n_ctx_(n_ctx), type_(type), row_bytes_(pocket::row_bytes(type, kv_dim)), keys_(n_layers),
+        values_(n_layers) {
     for (int64_t l = 0; l < n_layers; ++l) {
       keys_[l].resize(static_cast<size_t>(n_ctx) * row_bytes_);
       values_[l].resize(static_cast<size_t>(n_ctx) * row_bytes_);
@@ -31,7 +31,7 @@ class KvCache {
 
   static uint64_t bytes_needed(int64_t n_layers, int64_t n_ctx, int64_t kv_dim,
                                DType type = DType::F16) {
-    return 2ull * static_cast<uint64_t>(n_layers * n_ctx) * row_bytes_of(kv_dim, type);
+    return 2ull * static_cast<uint64_t>(n_layers * n_ctx) * pocket::row_bytes(type, kv_dim);
   }
 
   int64_t n_ctx() const { return n_ctx_; }
@@ -49,10 +49,7 @@ class KvCache {
   uint8_t* values(int64_t layer, int64_t pos) { return values_[layer].data() + pos * row_bytes_; }
 
  private:
-  static size_t row_bytes_of(int64_t kv_dim, DType type) { return pocket::row_bytes(type, kv_dim); }
-
   int64_t n_ctx_;
-  int64_t kv_dim_;
   DType type_;
   size_t row_bytes_;
   int64_t size_ = 0;
