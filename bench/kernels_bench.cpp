@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/aligned_buffer.h"
+#include "core/bandwidth.h"
 #include "core/thread_pool.h"
 #include "kernels/dispatch.h"
 #include "kernels/kernels.h"
@@ -198,18 +199,6 @@ void BM_ToF16(benchmark::State& state) {
     benchmark::DoNotOptimize(out.data());
   }
   state.SetItemsProcessed(state.iterations() * n);
-}
-
-// Sums words [begin, end) (a multiple of 8 apart) with eight independent accumulators: a
-// plain streaming read that the memory system, not the adds, limits.
-uint64_t stream_sum(const uint64_t* p, size_t begin, size_t end) {
-  uint64_t acc[8] = {};
-  for (size_t i = begin; i < end; i += 8) {
-    for (int k = 0; k < 8; ++k) acc[k] += p[i + static_cast<size_t>(k)];
-  }
-  uint64_t sum = 0;
-  for (uint64_t a : acc) sum += a;
-  return sum;
 }
 
 // args: n, n_rows, threads, huge_pages. The whole decode matmul (activation quantization, row chunks

@@ -7,10 +7,10 @@
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
-#include <thread>
 #include <vector>
 
 #include "cli/commands.h"
+#include "core/bandwidth.h"
 #include "core/error.h"
 #include "core/memory.h"
 #include "core/timing.h"
@@ -63,10 +63,10 @@ uint64_t bytes_per_token(const gguf::File& file) {
   return total;
 }
 
-// Read bandwidth in bytes/s: n_threads threads each sum their slice of the mapped file
-// (larger than the last-level cache for every real model), best of a few passes. Uses the
-// file itself so the measurement adds nothing to the resident set beyond the weights.
-double measure_read_bandwidth(const gguf::File& file, int n_threads) {
+// Read bandwidth in bytes/s over the mapped tensor data (larger than the last-level cache
+// for every real model) with the engine's thread count. Uses the file itself so the
+// measurement adds nothing to the resident set beyond the weights.
+double model_read_bandwidth(const gguf::File& file, int n_threads) {
   const auto& tensors = file.tensors();
   const uint8_t* begin = tensors.front().data;
   const uint8_t* end = begin;
@@ -74,30 +74,8 @@ double measure_read_bandwidth(const gguf::File& file, int n_threads) {
     begin = std::min(begin, t.data);
     end = std::max(end, t.data + t.n_bytes);
   }
-  const size_t n = static_cast<size_t>(end - begin) / 64 * 64;
-  std::vector<uint64_t> sink(static_cast<size_t>(n_threads) * 8);
-  auto read_slice = [&](int i) {
-    const size_t words = n / 8;
-    const auto* p = reinterpret_cast<const uint64_t*>(begin);
-    const size_t w0 = words * static_cast<size_t>(i) / static_cast<size_t>(n_threads) / 8 * 8;
-    const size_t w1 = words * static_cast<size_t>(i + 1) / static_cast<size_t>(n_threads) / 8 * 8;
-    uint64_t acc[8] = {};
-    for (size_t w = w0; w < w1; w += 8) {
-      for (int k = 0; k < 8; ++k) acc[k] += p[w + static_cast<size_t>(k)];
-    }
-    for (int k = 0; k < 8; ++k) sink[static_cast<size_t>(i) * 8 + static_cast<size_t>(k)] = acc[k];
-  };
-  double best = 0;
-  for (int pass = 0; pass < 4; ++pass) {  // the first pass also faults the pages in
-    const double t0 = now_seconds();
-    std::vector<std::thread> workers;
-    for (int i = 1; i < n_threads; ++i) workers.emplace_back(read_slice, i);
-    read_slice(0);
-    for (auto& w : workers) w.join();
-    const double dt = now_seconds() - t0;
-    if (pass > 0) best = std::max(best, static_cast<double>(n) / dt);
-  }
-  return best;
+  ThreadPool pool(n_threads);
+  return measure_read_bandwidth(begin, static_cast<size_t>(end - begin), pool);
 }
 
 std::vector<int32_t> bench_tokens(int64_t n, int64_t n_vocab) {
@@ -154,7 +132,7 @@ void run(const BenchArgs& a) {
     tg_rates.push_back(static_cast<double>(a.n_gen) / (now_seconds() - t0));
   }
 
-  const double bandwidth = measure_read_bandwidth(file, engine->n_threads());
+  const double bandwidth = model_read_bandwidth(file, engine->n_threads());
   const uint64_t per_token = bytes_per_token(file);
   const double bound = bandwidth / static_cast<double>(per_token);
   const Stats pp = stats_of(pp_rates);

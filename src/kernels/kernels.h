@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "core/aligned_buffer.h"
@@ -37,6 +38,19 @@ void force_scalar(bool on);
 // x: [n_tokens][W.ne[0]] f32 (contiguous); y: [n_tokens][W.ne[1]] f32.
 void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
             Workspace& ws);
+
+// One weight matrix of matmul_many and where its product goes: y: [n_tokens][w->ne[1]].
+struct MatmulTarget {
+  const TensorView* w;
+  float* y;
+};
+constexpr size_t kMaxMatmulTargets = 4;
+
+// matmul of up to kMaxMatmulTargets matrices with the same row length on the same x (q/k/v,
+// gate/up): the same results as separate calls, with one pool region for all of them when
+// the batch is decode-sized.
+void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t n_tokens,
+                 ThreadPool& pool, Workspace& ws);
 
 // out[d] = row `index` of an embedding table, dequantized to f32.
 void get_row(const TensorView& table, int64_t index, float* out);

@@ -6,8 +6,11 @@
 //  - many tokens (prefill): the GEMM path packs the quantized activations into token groups
 //    and reuses each weight block for all of them (rows split across threads as well).
 // Both give the scalar vec_dot's results bit for bit, so which one a token takes (it depends
-// on the batch it is part of) never changes its logits. Also the embedding-row lookup.
+// on the batch it is part of) never changes its logits. matmul_many runs several matrices on
+// the same input; decode-sized, in one pool region (threads meet once instead of once per
+// matrix, and the input is quantized once per type). Also the embedding-row lookup.
 #include <algorithm>
+#include <array>
 
 #include "core/error.h"
 #include "kernels/dispatch.h"
@@ -51,13 +54,11 @@ void matvec_by_dot(VecDotFn dot, int64_t n, const uint8_t* w, size_t w_stride, i
   }
 }
 
-}  // namespace
-
-void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
-            Workspace& ws) {
+// The GEMM path of one weight matrix (prefill-sized batches).
+void matmul_gemm(const GemmOps& gemm, const TensorView& w, const float* x, int64_t n_tokens,
+                 float* y, ThreadPool& pool, Workspace& ws) {
   const KernelTable& table = active_table();
-  const TypeTraits& traits = type_traits(w.type);
-  const DType act_type = traits.vec_dot_type;
+  const DType act_type = type_traits(w.type).vec_dot_type;
   const int64_t n_in = w.ne[0];
   const int64_t n_out = w.ne[1];
   const size_t act_row_bytes = row_bytes(act_type, n_in);
@@ -67,64 +68,144 @@ void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, Thr
   const bool convert = act_type != DType::F32;
   const int64_t rows_per_chunk = chunk_rows(n_out, w_row_bytes, pool.size());
   const int64_t n_chunks = (n_out + rows_per_chunk - 1) / rows_per_chunk;
-
-  const GemmOps* gemm = table.gemm[static_cast<size_t>(w.type)];
-  const MatvecFn matvec = table.matvec[static_cast<size_t>(w.type)];
-  // Types without a matvec kernel take the GEMM at any batch size (its results are the same).
-  if (gemm != nullptr && (n_tokens >= kGemmMinTokens || matvec == nullptr)) {
-    // Workspace: [packed groups][per-thread: one group of quantized rows][per-thread scratch].
-    // Rows are quantized a group at a time, right before packing, so the quantized copy of the
-    // whole batch never exists (it would be as large as the packed groups).
-    const int64_t group = gemm->group_tokens;
-    const int64_t n_groups = (n_tokens + group - 1) / group;
-    const size_t group_bytes = align_up(gemm->group_bytes(n_in));
-    const size_t quant_bytes = convert ? align_up(act_row_bytes * static_cast<size_t>(group)) : 0;
-    const size_t scratch_bytes = align_up(gemm->scratch_bytes(n_in));
-    const auto n_threads = static_cast<size_t>(pool.size());
-    uint8_t* base = ws.bytes(group_bytes * static_cast<size_t>(n_groups) +
-                             (quant_bytes + scratch_bytes) * n_threads);
-    uint8_t* groups = base;
-    uint8_t* quant = groups + group_bytes * static_cast<size_t>(n_groups);
-    uint8_t* scratch = quant + quant_bytes * n_threads;
-    pool.run_chunks(n_groups, [&](int64_t g, int thread) {
-      const int64_t t0 = g * group, count = std::min(group, n_tokens - t0);
-      const uint8_t* rows = reinterpret_cast<const uint8_t*>(x + t0 * n_in);
-      if (convert) {
-        uint8_t* q = quant + quant_bytes * static_cast<size_t>(thread);
-        for (int64_t t = 0; t < count; ++t) {
-          quantize(x + (t0 + t) * n_in, q + static_cast<size_t>(t) * act_row_bytes, n_in);
-        }
-        rows = q;
+  // Workspace: [packed groups][per-thread: one group of quantized rows][per-thread scratch].
+  // Rows are quantized a group at a time, right before packing, so the quantized copy of the
+  // whole batch never exists (it would be as large as the packed groups).
+  const int64_t group = gemm.group_tokens;
+  const int64_t n_groups = (n_tokens + group - 1) / group;
+  const size_t group_bytes = align_up(gemm.group_bytes(n_in));
+  const size_t quant_bytes = convert ? align_up(act_row_bytes * static_cast<size_t>(group)) : 0;
+  const size_t scratch_bytes = align_up(gemm.scratch_bytes(n_in));
+  const auto n_threads = static_cast<size_t>(pool.size());
+  uint8_t* base = ws.bytes(group_bytes * static_cast<size_t>(n_groups) +
+                           (quant_bytes + scratch_bytes) * n_threads);
+  uint8_t* groups = base;
+  uint8_t* quant = groups + group_bytes * static_cast<size_t>(n_groups);
+  uint8_t* scratch = quant + quant_bytes * n_threads;
+  pool.run_chunks(n_groups, [&](int64_t g, int thread) {
+    const int64_t t0 = g * group, count = std::min(group, n_tokens - t0);
+    const uint8_t* rows = reinterpret_cast<const uint8_t*>(x + t0 * n_in);
+    if (convert) {
+      uint8_t* q = quant + quant_bytes * static_cast<size_t>(thread);
+      for (int64_t t = 0; t < count; ++t) {
+        quantize(x + (t0 + t) * n_in, q + static_cast<size_t>(t) * act_row_bytes, n_in);
       }
-      gemm->pack(rows, act_row_bytes, count, n_in, groups + static_cast<size_t>(g) * group_bytes);
-    });
-    pool.run_chunks(n_chunks, [&](int64_t c, int thread) {
-      const int64_t r0 = c * rows_per_chunk, r1 = std::min(n_out, r0 + rows_per_chunk);
-      gemm->compute(n_in, w_bytes + static_cast<size_t>(r0) * w_row_bytes, w_row_bytes, r1 - r0,
-                    groups, n_tokens, y + r0, n_out,
-                    scratch + static_cast<size_t>(thread) * scratch_bytes);
-    });
-    return;
+      rows = q;
+    }
+    gemm.pack(rows, act_row_bytes, count, n_in, groups + static_cast<size_t>(g) * group_bytes);
+  });
+  pool.run_chunks(n_chunks, [&](int64_t c, int thread) {
+    const int64_t r0 = c * rows_per_chunk, r1 = std::min(n_out, r0 + rows_per_chunk);
+    gemm.compute(n_in, w_bytes + static_cast<size_t>(r0) * w_row_bytes, w_row_bytes, r1 - r0,
+                 groups, n_tokens, y + r0, n_out,
+                 scratch + static_cast<size_t>(thread) * scratch_bytes);
+  });
+}
+
+// The GEMM kernels of w's type when a batch of n_tokens takes them, else nullptr. Types without
+// a matvec kernel take the GEMM at any batch size (its results are the same).
+const GemmOps* gemm_for(const KernelTable& table, const TensorView& w, int64_t n_tokens) {
+  const GemmOps* gemm = table.gemm[static_cast<size_t>(w.type)];
+  const bool has_matvec = table.matvec[static_cast<size_t>(w.type)] != nullptr;
+  return gemm != nullptr && (n_tokens >= kGemmMinTokens || !has_matvec) ? gemm : nullptr;
+}
+
+// One weight matrix of a matvec region and its range of chunks in the region's chunk list.
+struct MatvecPart {
+  const TensorView* w = nullptr;
+  float* y = nullptr;
+  int act = -1;  // index of its quantized activations, -1: the f32 input itself
+  int64_t rows_per_chunk = 0;
+  int64_t first_chunk = 0;
+};
+
+}  // namespace
+
+void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
+            Workspace& ws) {
+  const MatmulTarget target{&w, y};
+  matmul_many(std::span(&target, 1), x, n_tokens, pool, ws);
+}
+
+void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t n_tokens,
+                 ThreadPool& pool, Workspace& ws) {
+  if (targets.size() > kMaxMatmulTargets) {
+    fail("matmul_many: ", targets.size(), " matrices in one call (at most ", kMaxMatmulTargets, ")");
+  }
+  if (targets.empty()) return;
+  const int64_t n_in = targets[0].w->ne[0];
+  for (const MatmulTarget& t : targets) {
+    if (t.w->ne[0] != n_in) {
+      fail("matmul_many: tensor '", t.w->name, "' has rows of ", t.w->ne[0], ", not ", n_in);
+    }
+  }
+  const KernelTable& table = active_table();
+
+  // Prefill-sized batches: one GEMM per matrix (a region per matrix costs nothing next to
+  // the work). Decode-sized ones: all matrices in one pool region, so threads wait once.
+  std::array<MatvecPart, kMaxMatmulTargets> parts;
+  std::array<DType, kMaxMatmulTargets> act_types{};
+  int n_parts = 0, n_acts = 0;
+  int64_t n_chunks = 0;
+  for (const MatmulTarget& t : targets) {
+    if (const GemmOps* gemm = gemm_for(table, *t.w, n_tokens)) {
+      matmul_gemm(*gemm, *t.w, x, n_tokens, t.y, pool, ws);
+      continue;
+    }
+    MatvecPart& p = parts[static_cast<size_t>(n_parts++)];
+    p.w = t.w;
+    p.y = t.y;
+    p.rows_per_chunk = chunk_rows(t.w->ne[1], t.w->row_bytes(), pool.size());
+    p.first_chunk = n_chunks;
+    n_chunks += (t.w->ne[1] + p.rows_per_chunk - 1) / p.rows_per_chunk;
+    const DType act = type_traits(t.w->type).vec_dot_type;
+    if (act == DType::F32) continue;
+    int a = 0;
+    while (a < n_acts && act_types[static_cast<size_t>(a)] != act) ++a;
+    if (a == n_acts) act_types[static_cast<size_t>(n_acts++)] = act;
+    p.act = a;
+  }
+  if (n_parts == 0) return;
+
+  // The input quantized once per activation type, on the calling thread (decode-sized: a
+  // pool round trip costs more).
+  std::array<size_t, kMaxMatmulTargets> act_offsets{};
+  size_t act_bytes = 0;
+  for (int a = 0; a < n_acts; ++a) {
+    act_offsets[static_cast<size_t>(a)] = act_bytes;
+    act_bytes += align_up(row_bytes(act_types[static_cast<size_t>(a)], n_in) *
+                          static_cast<size_t>(n_tokens));
+  }
+  uint8_t* quantized = n_acts > 0 ? ws.bytes(act_bytes) : nullptr;
+  for (int a = 0; a < n_acts; ++a) {
+    const DType act = act_types[static_cast<size_t>(a)];
+    const QuantizeRowFn quantize = table.quantize_row[static_cast<size_t>(act)];
+    const size_t row = row_bytes(act, n_in);
+    uint8_t* out = quantized + act_offsets[static_cast<size_t>(a)];
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      quantize(x + t * n_in, out + static_cast<size_t>(t) * row, n_in);
+    }
   }
 
-  const uint8_t* xq = reinterpret_cast<const uint8_t*>(x);
-  if (convert) {
-    uint8_t* buffer = ws.bytes(act_row_bytes * static_cast<size_t>(n_tokens));
-    // Decode-sized: quantize on the calling thread (a pool round trip costs more).
-    for (int64_t t = 0; t < n_tokens; ++t) {
-      quantize(x + t * n_in, buffer + static_cast<size_t>(t) * act_row_bytes, n_in);
-    }
-    xq = buffer;
-  }
-  const VecDotFn dot = table.vec_dot[static_cast<size_t>(w.type)];
   pool.run_chunks(n_chunks, [&](int64_t c, int) {
-    const int64_t r0 = c * rows_per_chunk, r1 = std::min(n_out, r0 + rows_per_chunk);
-    const uint8_t* rows = w_bytes + static_cast<size_t>(r0) * w_row_bytes;
-    if (matvec != nullptr) {
-      matvec(n_in, rows, w_row_bytes, r1 - r0, xq, act_row_bytes, n_tokens, y + r0, n_out);
+    int i = n_parts - 1;
+    while (parts[static_cast<size_t>(i)].first_chunk > c) --i;
+    const MatvecPart& p = parts[static_cast<size_t>(i)];
+    const TensorView& w = *p.w;
+    const DType act = type_traits(w.type).vec_dot_type;
+    const size_t act_row_bytes = row_bytes(act, n_in);
+    const uint8_t* xq = p.act < 0 ? reinterpret_cast<const uint8_t*>(x)
+                                  : quantized + act_offsets[static_cast<size_t>(p.act)];
+    const int64_t n_out = w.ne[1];
+    const size_t w_row_bytes = w.row_bytes();
+    const int64_t r0 = (c - p.first_chunk) * p.rows_per_chunk;
+    const int64_t r1 = std::min(n_out, r0 + p.rows_per_chunk);
+    const uint8_t* rows = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(r0) * w_row_bytes;
+    if (const MatvecFn matvec = table.matvec[static_cast<size_t>(w.type)]) {
+      matvec(n_in, rows, w_row_bytes, r1 - r0, xq, act_row_bytes, n_tokens, p.y + r0, n_out);
     } else {
-      matvec_by_dot(dot, n_in, rows, w_row_bytes, r1 - r0, xq, act_row_bytes, n_tokens, y + r0,
-                    n_out);
+      matvec_by_dot(table.vec_dot[static_cast<size_t>(w.type)], n_in, rows, w_row_bytes, r1 - r0,
+                    xq, act_row_bytes, n_tokens, p.y + r0, n_out);
     }
   });
 }

@@ -156,8 +156,8 @@ void gated_ffn(const TensorView& w_gate, const TensorView& w_up, const TensorVie
                  [&](int64_t n, const float* x, float* y) {
                    observe(s, w_gate, x, n);
                    observe(s, w_up, x, n);
-                   kernels::matmul(w_gate, x, n, gate, pool, s.ws);
-                   kernels::matmul(w_up, x, n, up, pool, s.ws);
+                   const kernels::MatmulTarget gate_up[] = {{&w_gate, gate}, {&w_up, up}};
+                   kernels::matmul_many(gate_up, x, n, pool, s.ws);
                    const int64_t count = n * d_ff;
                    if (act == Activation::Silu) {
                      kernels::swiglu(gate, up, count, gate);
@@ -220,9 +220,14 @@ void self_attention(const Batch& batch, int64_t layer, const ModelConfig& c,
                     ForwardScratch& s, ThreadPool& pool, float* out) {
   const auto n = static_cast<int64_t>(batch.tokens.size());
   const int32_t* pos = s.positions.data();
-  linear(w.wq, w.bq, xn, n, s.q.data(), s, pool);
-  linear(w.wk, w.bk, xn, n, s.k.data(), s, pool);
-  linear(w.wv, w.bv, xn, n, s.v.data(), s, pool);
+  observe(s, w.wq, xn, n);
+  observe(s, w.wk, xn, n);
+  observe(s, w.wv, xn, n);
+  const kernels::MatmulTarget qkv[] = {{&w.wq, s.q.data()}, {&w.wk, s.k.data()}, {&w.wv, s.v.data()}};
+  kernels::matmul_many(qkv, xn, n, pool, s.ws);
+  add_bias(s.q.data(), w.bq, n, w.wq.ne[1]);
+  add_bias(s.k.data(), w.bk, n, w.wk.ne[1]);
+  add_bias(s.v.data(), w.bv, n, w.wv.ne[1]);
   if (w.q_norm != nullptr) head_rms_norm(s.q.data(), w.q_norm, n, c.n_heads, c.head_dim, c.norm_eps);
   if (w.k_norm != nullptr) head_rms_norm(s.k.data(), w.k_norm, n, c.n_kv_heads, c.head_dim, c.norm_eps);
   rope_batch(batch, s.q.data(), c.n_heads, c.head_dim, pos, rope);

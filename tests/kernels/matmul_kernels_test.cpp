@@ -244,5 +244,77 @@ TEST(Matmul, TokenResultsDoNotDependOnTheBatch) {
   }
 }
 
+// matmul_many (q/k/v, gate/up in one region): every matrix's product equals its own matmul,
+// with mixed activation types (Q8_K, Q8_0, f32) in one call, decode- and prefill-sized.
+TEST(Matmul, ManyEqualsSeparateCalls) {
+  const int64_t n = 512;
+  const DType types[] = {DType::Q4_K, DType::Q6_K, DType::Q8_0, DType::F32};
+  const int64_t rows[] = {300, 77, 129, 5};
+  std::vector<std::vector<uint8_t>> data;
+  std::vector<TensorView> views;
+  for (size_t i = 0; i < 4; ++i) {
+    data.push_back(weight_rows(types[i], n, rows[i], WeightKind::Quantized, 40 + static_cast<uint32_t>(i)));
+  }
+  for (size_t i = 0; i < 4; ++i) {
+    TensorView v;
+    v.type = types[i];
+    v.ne[0] = n;
+    v.ne[1] = rows[i];
+    v.data = data[i].data();
+    v.name = "w" + std::to_string(i);
+    views.push_back(v);
+  }
+  for (int threads : {1, 2}) {
+    ThreadPool pool(threads);
+    kernels::Workspace ws;
+    for (int64_t tokens : {1, 3, 17}) {
+      std::vector<float> x(static_cast<size_t>(n * tokens));
+      for (int64_t t = 0; t < tokens; ++t) {
+        const auto row = gaussian(n, 500 + static_cast<uint32_t>(t));
+        std::copy(row.begin(), row.end(), x.begin() + t * n);
+      }
+      std::vector<std::vector<float>> want(4), got(4);
+      std::vector<kernels::MatmulTarget> targets;
+      for (size_t i = 0; i < 4; ++i) {
+        want[i].resize(static_cast<size_t>(rows[i] * tokens));
+        got[i].assign(want[i].size(), -1.0f);
+        kernels::matmul(views[i], x.data(), tokens, want[i].data(), pool, ws);
+        targets.push_back({&views[i], got[i].data()});
+      }
+      kernels::matmul_many(targets, x.data(), tokens, pool, ws);
+      for (size_t i = 0; i < 4; ++i) {
+        EXPECT_EQ(want[i], got[i]) << dtype_name(types[i]) << " threads=" << threads
+                                   << " tokens=" << tokens;
+      }
+    }
+  }
+}
+
+TEST(Matmul, ManyRejectsMismatchedRowsAndTooManyMatrices) {
+  const auto a = weight_rows(DType::Q8_0, 64, 4, WeightKind::Quantized, 1);
+  const auto b = weight_rows(DType::Q8_0, 96, 4, WeightKind::Quantized, 2);
+  TensorView va, vb;
+  va.type = vb.type = DType::Q8_0;
+  va.ne[0] = 64;
+  vb.ne[0] = 96;
+  va.ne[1] = vb.ne[1] = 4;
+  va.data = a.data();
+  vb.data = b.data();
+  va.name = "blk.0.attn_q.weight";
+  vb.name = "blk.0.attn_k.weight";
+  ThreadPool pool(1);
+  kernels::Workspace ws;
+  std::vector<float> x(96), y(8);
+  const kernels::MatmulTarget mixed[] = {{&va, y.data()}, {&vb, y.data() + 4}};
+  try {
+    kernels::matmul_many(mixed, x.data(), 1, pool, ws);
+    ADD_FAILURE() << "mismatched row lengths accepted";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("blk.0.attn_k.weight"), std::string::npos) << e.what();
+  }
+  const std::vector<kernels::MatmulTarget> many(kernels::kMaxMatmulTargets + 1, {&va, y.data()});
+  EXPECT_THROW(kernels::matmul_many(many, x.data(), 1, pool, ws), std::exception);
+}
+
 }  // namespace
 }  // namespace pocket::test
