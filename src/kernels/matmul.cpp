@@ -34,13 +34,40 @@ size_t align_up(size_t n) {
   return (n + kAlign - 1) / kAlign * kAlign;
 }
 
-// Rows per chunk for n_rows rows of row_bytes each on n_threads threads.
+int64_t round_up(int64_t n, int64_t to) {
+  return (n + to - 1) / to * to;
+}
+
+// Decode regions hand out guided chunks: each takes 1/(2 n_threads) of the rows not yet
+// handed out (a multiple of kRowGrain, at least kMinChunkBytes of weights). The first chunks
+// are long runs of weights; the last ones are short, so a thread that is done waits at most
+// a short chunk for the others, where equal chunks would keep it waiting up to a long one.
+constexpr int kMaxGuidedChunks = 256;
+
+// Fills bounds[0..n] with the row ranges of n guided chunks; returns n.
+int guided_chunks(int64_t n_rows, size_t row_bytes, int n_threads,
+                  std::array<int64_t, kMaxGuidedChunks + 1>& bounds) {
+  const int64_t min_rows = round_up(
+      std::max<int64_t>(1, static_cast<int64_t>(kMinChunkBytes / row_bytes)), kRowGrain);
+  const int64_t split = 2 * static_cast<int64_t>(n_threads);
+  int n = 0;
+  bounds[0] = 0;
+  for (int64_t r = 0; r < n_rows;) {
+    int64_t rows = std::max(min_rows, round_up((n_rows - r + split - 1) / split, kRowGrain));
+    if (n + 1 == kMaxGuidedChunks) rows = n_rows - r;
+    r = std::min(n_rows, r + rows);
+    bounds[static_cast<size_t>(++n)] = r;
+  }
+  return n;
+}
+
+// GEMM regions: rows per chunk for n_rows rows of row_bytes each on n_threads threads.
 int64_t chunk_rows(int64_t n_rows, size_t row_bytes, int n_threads) {
   const int64_t by_count =
       (n_rows + kChunksPerThread * n_threads - 1) / (kChunksPerThread * n_threads);
   const auto by_bytes = static_cast<int64_t>((kMinChunkBytes + row_bytes - 1) / row_bytes);
   const int64_t rows = std::max(by_count, by_bytes);
-  return (rows + kRowGrain - 1) / kRowGrain * kRowGrain;
+  return round_up(rows, kRowGrain);
 }
 
 void matvec_by_dot(VecDotFn dot, int64_t n, const uint8_t* w, size_t w_stride, int64_t n_rows,
@@ -115,8 +142,8 @@ struct MatvecPart {
   const TensorView* w = nullptr;
   float* y = nullptr;
   int act = -1;  // index of its quantized activations, -1: the f32 input itself
-  int64_t rows_per_chunk = 0;
   int64_t first_chunk = 0;
+  std::array<int64_t, kMaxGuidedChunks + 1> bounds;  // rows of chunk i: [bounds[i], bounds[i+1])
 };
 
 }  // namespace
@@ -155,9 +182,8 @@ void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t 
     MatvecPart& p = parts[static_cast<size_t>(n_parts++)];
     p.w = t.w;
     p.y = t.y;
-    p.rows_per_chunk = chunk_rows(t.w->ne[1], t.w->row_bytes(), pool.size());
     p.first_chunk = n_chunks;
-    n_chunks += (t.w->ne[1] + p.rows_per_chunk - 1) / p.rows_per_chunk;
+    n_chunks += guided_chunks(t.w->ne[1], t.w->row_bytes(), pool.size(), p.bounds);
     const DType act = type_traits(t.w->type).vec_dot_type;
     if (act == DType::F32) continue;
     int a = 0;
@@ -198,8 +224,8 @@ void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t 
                                   : quantized + act_offsets[static_cast<size_t>(p.act)];
     const int64_t n_out = w.ne[1];
     const size_t w_row_bytes = w.row_bytes();
-    const int64_t r0 = (c - p.first_chunk) * p.rows_per_chunk;
-    const int64_t r1 = std::min(n_out, r0 + p.rows_per_chunk);
+    const auto chunk = static_cast<size_t>(c - p.first_chunk);
+    const int64_t r0 = p.bounds[chunk], r1 = p.bounds[chunk + 1];
     const uint8_t* rows = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(r0) * w_row_bytes;
     if (const MatvecFn matvec = table.matvec[static_cast<size_t>(w.type)]) {
       matvec(n_in, rows, w_row_bytes, r1 - r0, xq, act_row_bytes, n_tokens, p.y + r0, n_out);
