@@ -23,6 +23,9 @@ struct EngineOptions {
   int64_t n_ctx = 0;      // context per sequence; 0: min(training context, 4096)
   int64_t n_batch = 512;  // tokens per forward pass
   DType cache_type = DType::F16;  // KV cache: F16, or Q8_0 (half the memory)
+  // F16 cache: fused one-pass attention (online softmax) instead of the two-pass kernel that
+  // rounds like the reference engine; logits differ slightly. Q8_0 is always fused.
+  bool flash_attn = false;
   bool check_memory = true;
   uint64_t memory_limit_bytes = 0;  // refuse loads needing more; 0: the available memory
 };
@@ -48,6 +51,7 @@ class Engine {
   const MemoryEstimate& memory() const { return memory_; }
   int64_t n_ctx() const { return n_ctx_; }
   DType cache_type() const { return cache_type_; }
+  bool flash_attn() const { return scratch_.flash_attn; }
   int n_threads() const { return pool_.size(); }
 
   // Every later forward pass shows each weight matmul's input to `observer` (not owned; null

@@ -28,6 +28,7 @@ struct BenchArgs {
   int threads = 0;
   int64_t batch = 512;
   std::string cache_type = "f16";
+  bool flash_attn = false;
   bool json = false;
 };
 
@@ -96,6 +97,7 @@ void run(const BenchArgs& a) {
   options.n_ctx = std::max<int64_t>(a.n_prompt + a.n_gen, 16);
   options.n_batch = a.batch;
   options.cache_type = KvCache::parse_type(a.cache_type);
+  options.flash_attn = a.flash_attn;
   const double load_start = now_seconds();
   auto engine = Engine::load(options);
   const double load_seconds = now_seconds() - load_start;
@@ -140,9 +142,11 @@ void run(const BenchArgs& a) {
   const uint64_t peak_rss = peak_rss_bytes();
 
   const std::string isa = kernels::active_isa();
-  std::printf("model: %s (%.2f MiB), threads %d, isa %s, load %.3f s\n", file.path().c_str(),
-              static_cast<double>(file.file_size()) / 1048576.0, engine->n_threads(), isa.c_str(),
-              load_seconds);
+  const std::string cache(dtype_name(engine->cache_type()));
+  std::printf("model: %s (%.2f MiB), threads %d, isa %s, cache %s%s, load %.3f s\n",
+              file.path().c_str(), static_cast<double>(file.file_size()) / 1048576.0,
+              engine->n_threads(), isa.c_str(), cache.c_str(),
+              engine->flash_attn() ? " (flash attention)" : "", load_seconds);
   std::printf("| test   |          t/s |\n|--------|-------------:|\n");
   if (a.n_prompt > 0) {
     std::printf("| pp%-4lld | %7.2f ± %5.2f |\n", static_cast<long long>(a.n_prompt), pp.mean,
@@ -162,6 +166,8 @@ void run(const BenchArgs& a) {
     j["model"] = file.path();
     j["isa"] = isa;
     j["threads"] = engine->n_threads();
+    j["cache_type"] = cache;
+    j["flash_attn"] = engine->flash_attn();
     j["n_prompt"] = a.n_prompt;
     j["n_gen"] = a.n_gen;
     j["reps"] = a.reps;
@@ -196,6 +202,7 @@ void setup(CLI::App& app) {
   cmd->add_option("-b,--batch-size", args->batch, "Prompt tokens per forward pass")
       ->capture_default_str();
   add_cache_type_option(cmd, args->cache_type);
+  add_flash_attn_option(cmd, args->flash_attn);
   cmd->add_flag("--json", args->json, "Print one JSON object with the results on the last line");
   cmd->callback([args] { run(*args); });
 }

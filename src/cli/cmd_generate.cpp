@@ -22,6 +22,7 @@ struct GenerateArgs {
   int64_t ctx = 0;
   int64_t batch = 512;
   std::string cache_type = "f16";
+  bool flash_attn = false;
 };
 
 std::string read_file_bytes(const std::string& path) {
@@ -37,6 +38,7 @@ void run(const GenerateArgs& a) {
   options.n_ctx = a.ctx;
   options.n_batch = a.batch;
   options.cache_type = KvCache::parse_type(a.cache_type);
+  options.flash_attn = a.flash_attn;
   auto engine = Engine::load(options);
   const std::string prompt = a.prompt_file.empty() ? a.prompt : read_file_bytes(a.prompt_file);
   std::vector<int32_t> tokens = engine->tokenizer().encode(prompt, true, true);
@@ -96,6 +98,7 @@ void setup(CLI::App& app) {
   cmd->add_option("-c,--ctx-size", args->ctx, "Context size (default: min(training, 4096))");
   cmd->add_option("-b,--batch-size", args->batch, "Prompt tokens per forward pass")->capture_default_str();
   add_cache_type_option(cmd, args->cache_type);
+  add_flash_attn_option(cmd, args->flash_attn);
   cmd->callback([args] {
     if (args->prompt.empty() && args->prompt_file.empty()) fail("generate: give a prompt with -p or -f");
     run(*args);

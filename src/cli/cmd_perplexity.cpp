@@ -30,6 +30,7 @@ struct PerplexityArgs {
   int threads = 0;
   int64_t batch = 512;
   std::string cache_type = "f16";
+  bool flash_attn = false;
   int64_t max_windows = 0;
   bool json = false;
   std::string kl_base_out;
@@ -71,6 +72,7 @@ void run(const PerplexityArgs& args) {
   options.n_ctx = n_ctx;
   options.n_batch = args.batch;
   options.cache_type = KvCache::parse_type(args.cache_type);
+  options.flash_attn = args.flash_attn;
   auto engine = Engine::load(options);
   const Tokenizer& tok = engine->tokenizer();
   const int64_t n_vocab = engine->config().n_vocab;
@@ -173,6 +175,7 @@ void setup(CLI::App& app) {
   cmd->add_option("-t,--threads", args->threads, "Threads (default: all cores)");
   cmd->add_option("-b,--batch-size", args->batch, "Tokens per forward pass");
   add_cache_type_option(cmd, args->cache_type);
+  add_flash_attn_option(cmd, args->flash_attn);
   cmd->add_option("--chunks", args->max_windows, "Score at most this many windows");
   cmd->add_flag("--json", args->json, "End with one JSON object on the last line");
   cmd->add_option("--kl-base", args->kl_base_out,

@@ -24,6 +24,21 @@ inline void add_cache_type_option(CLI::App* cmd, std::string& target) {
       ->capture_default_str();
 }
 
+// --flash-attn (also -fa, as llama.cpp spells it): the fused one-pass attention kernel for the
+// f16 KV cache (EngineOptions::flash_attn).
+inline void add_flash_attn_option(CLI::App* cmd, bool& target) {
+  cmd->add_flag("--flash-attn", target,
+                "Fused one-pass attention over the f16 KV cache (-fa; logits differ slightly)");
+}
+
+// Multi-letter single-dash spellings that CLI11 cannot declare (it reads -fa as -f a);
+// main() rewrites each to its long option before parsing.
+struct OptionAlias {
+  const char* spelling;
+  const char* option;
+};
+inline constexpr OptionAlias kOptionAliases[] = {{"-fa", "--flash-attn"}};
+
 // Thrown by a command to end the program with a specific exit code.
 struct CommandExit {
   int code;

@@ -1,8 +1,10 @@
 // pocket: the command-line front end. Parses arguments with CLI11, runs the chosen
 // subcommand, and translates pocket::Error into a message on stderr and exit code 1.
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <new>
+#include <vector>
 
 #include "cli/commands.h"
 #include "core/error.h"
@@ -21,8 +23,16 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "pocket 0.1.0");
   for (auto setup : pocket::cli::command_setups()) setup(app);
+  // CLI11 would never take an alias spelling as an option's value either; after "--" every
+  // argument is positional and left alone.
+  std::vector<const char*> args(argv, argv + argc);
+  for (size_t i = 1; i < args.size() && std::strcmp(args[i], "--") != 0; ++i) {
+    for (const auto& alias : pocket::cli::kOptionAliases) {
+      if (std::strcmp(args[i], alias.spelling) == 0) args[i] = alias.option;
+    }
+  }
   try {
-    app.parse(argc, argv);
+    app.parse(argc, args.data());
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const pocket::cli::CommandExit& e) {

@@ -76,6 +76,7 @@ Engine::Engine(const EngineOptions& options, std::unique_ptr<Model> model)
       cache_type_(options.cache_type),
       pool_(options.n_threads > 0 ? options.n_threads : default_threads()),
       scratch_(model_->config(), n_batch_) {
+  scratch_.flash_attn = options.flash_attn;
   tokenizer_ = Tokenizer::from_gguf(model_->file());
   model_->file().prefault();  // the memory check passed: the weights are wanted in full
 }

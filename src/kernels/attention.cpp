@@ -1,10 +1,11 @@
 // Attention over a KV cache: the driver. Work is split into tasks of one query row and one
 // KV head with the query heads that share it (grouped-query attention; single heads when
 // there are too few tasks to keep every thread busy), claimed dynamically by the pool.
-//  - f16 cache: the per-row kernel (table.attention_row) is two passes over the keys
-//    (scores, then the weighted values) rather than an online softmax: it keeps the reference
-//    engine's rounding of the normalized weights to f16, and the scores of one row fit in
-//    L1/L2 at any context.
+//  - f16 cache: by default the per-row kernel (table.attention_row) is two passes over the
+//    keys (scores, then the weighted values) rather than an online softmax: it keeps the
+//    reference engine's rounding of the normalized weights to f16, and the scores of one row
+//    fit in L1/L2 at any context. With params.flash, table.attention_flash makes one pass
+//    with an online softmax over tiles of keys, and its scratch does not grow with n_kv.
 //  - q8_0 cache: one fused pass with an online softmax (running maximum and sum, the
 //    accumulated values rescaled when the maximum grows), so nothing of size n_kv is kept.
 //    q is quantized to q8_0 per head and q.k is the table's integer q8_0 dot product; values
@@ -83,8 +84,13 @@ void attention(const AttentionParams& p, const float* q, int64_t n_queries, cons
   const int heads_per_task = n_queries * p.n_kv_heads >= 4 * pool.size() ? group : 1;
   const int64_t tasks_per_query = p.n_heads / heads_per_task;
   const int64_t n_tasks = n_queries * tasks_per_query;
-  // Per thread: the f16 kernel's scores and scratch, or the q8_0 path's q blocks and sums.
-  const int64_t per_thread = q8 ? 2 * p.head_dim + 16 : heads_per_task * n_kv + 2 * p.head_dim + 16;
+  const bool flash = p.flash && !q8;
+  // Per thread: the q8_0 path's q blocks and sums, the fused f16 kernel's tile state, or the
+  // two-pass kernel's scores and scratch; rounded up to whole cache lines (no false sharing).
+  const int64_t need = q8      ? 2 * p.head_dim + 16
+                       : flash ? attention_flash_scratch(heads_per_task, p.head_dim)
+                               : heads_per_task * n_kv + 2 * p.head_dim + 16;
+  const int64_t per_thread = (need + 15) / 16 * 16;
   float* scratch = ws.floats(static_cast<size_t>(per_thread * pool.size()));
 
   auto task_fn = [&](int64_t task, int thread) {
@@ -103,6 +109,24 @@ void attention(const AttentionParams& p, const float* q, int64_t n_queries, cons
       Q8Row a{qi, p.head_dim, heads_per_task, p.head_dim, kb, vb, kv_row_bytes, first, last,
               p.scale, p.softcap, reinterpret_cast<uint8_t*>(mine + p.head_dim), mine, oi};
       attention_row_q8_0(table, a);
+      return;
+    }
+    if (flash) {
+      AttentionFlashArgs a{};
+      a.q = qi;
+      a.head_stride = p.head_dim;
+      a.n_heads = heads_per_task;
+      a.head_dim = p.head_dim;
+      a.k = reinterpret_cast<const uint16_t*>(kb);
+      a.v = reinterpret_cast<const uint16_t*>(vb);
+      a.kv_stride = kv_stride;
+      a.first = first;
+      a.last = last;
+      a.scale = p.scale;
+      a.softcap = p.softcap;
+      a.scratch = mine;
+      a.out = oi;
+      table.attention_flash(a);
       return;
     }
     AttentionRowArgs a{};

@@ -66,6 +66,7 @@ KernelTable reference_table() {
   table.swiglu = swiglu_ref;
   table.to_f16 = to_f16_ref;
   table.attention_row = attention_row_ref;
+  table.attention_flash = attention_flash_ref;
   return table;
 }
 

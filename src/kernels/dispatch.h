@@ -60,6 +60,33 @@ struct AttentionRowArgs {
 };
 using AttentionRowFn = void (*)(const AttentionRowArgs& args);
 
+// Fused ("flash") attention of one query row against keys/values [first, last) of one KV head,
+// for `n_heads` query heads that share it: one pass over the keys in tiles of kFlashTile, with
+// an online softmax per head (running maximum and sum; the accumulated values are rescaled once
+// per tile when the maximum grows), so nothing of size n_kv is kept. q is rounded to f16 for
+// q.k as in the two-pass kernel; the weights stay f32. An empty range gives zeros.
+constexpr int kFlashTile = 32;
+struct AttentionFlashArgs {
+  const float* q;  // [n_heads][head_dim], head_stride floats apart
+  int64_t head_stride;
+  int n_heads;
+  int head_dim;
+  const uint16_t* k;  // row j at k + j * kv_stride
+  const uint16_t* v;
+  int64_t kv_stride;
+  int64_t first, last;
+  float scale;
+  float softcap;
+  float* scratch;  // attention_flash_scratch(n_heads, head_dim) floats
+  float* out;
+};
+// Scratch floats of one call: q at f16 and the value sums ([n_heads][head_dim] each), one
+// tile of weights, a running maximum and sum per head.
+constexpr int64_t attention_flash_scratch(int n_heads, int head_dim) {
+  return int64_t{n_heads} * (2 * int64_t{head_dim} + 2) + kFlashTile;
+}
+using AttentionFlashFn = void (*)(const AttentionFlashArgs& args);
+
 struct KernelTable {
   std::string isa = "scalar";
   std::array<VecDotFn, kMaxTypeId> vec_dot{};            // by weight type
@@ -69,6 +96,7 @@ struct KernelTable {
   SwigluFn swiglu = nullptr;
   ToF16Fn to_f16 = nullptr;
   AttentionRowFn attention_row = nullptr;
+  AttentionFlashFn attention_flash = nullptr;
 };
 
 // The scalar reference table (type_traits of tensor/, ref/ kernels).

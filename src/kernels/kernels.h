@@ -24,6 +24,7 @@ class Workspace {
     return buffer_.data();
   }
   float* floats(size_t n) { return reinterpret_cast<float*>(bytes(n * sizeof(float))); }
+  size_t size() const { return buffer_.size(); }  // bytes held
 
  private:
   AlignedBuffer<uint8_t> buffer_;
@@ -86,6 +87,9 @@ struct AttentionParams {
   int window = 0;        // if > 0: a query at position p sees keys at positions > p - window
   bool causal = true;
   DType kv_type = DType::F16;  // F16, or Q8_0 blocks (head_dim a multiple of 32)
+  // F16 cache: the fused one-pass kernel (online softmax, f32 weights) instead of the two-pass
+  // one that keeps the reference engine's rounding. Q8_0 is always fused.
+  bool flash = false;
 };
 
 // Attention of n_queries rows against n_kv cached keys/values of one sequence.

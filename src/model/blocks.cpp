@@ -232,8 +232,10 @@ void self_attention(const Batch& batch, int64_t layer, const ModelConfig& c,
   if (w.k_norm != nullptr) head_rms_norm(s.k.data(), w.k_norm, n, c.n_kv_heads, c.head_dim, c.norm_eps);
   rope_batch(batch, s.q.data(), c.n_heads, c.head_dim, pos, rope);
   rope_batch(batch, s.k.data(), c.n_kv_heads, c.head_dim, pos, rope);
-  cached_attention(batch, layer, attention_params(c, layer), s.q.data(), s.k.data(), s.v.data(),
-                   pos, s.att.data(), pool, s.ws);
+  kernels::AttentionParams params = attention_params(c, layer);
+  params.flash = s.flash_attn;
+  cached_attention(batch, layer, params, s.q.data(), s.k.data(), s.v.data(), pos, s.att.data(),
+                   pool, s.ws);
   linear(w.wo, nullptr, s.att.data(), n, out, s, pool);
 }
 

@@ -59,6 +59,7 @@ struct ForwardScratch {
   AlignedBuffer<int32_t> positions;
   kernels::Workspace ws;
   MatmulObserver* observer = nullptr;  // not owned; null: nothing observes (the usual case)
+  bool flash_attn = false;             // fused attention kernel (kernels::AttentionParams::flash)
 };
 
 class Model {

@@ -47,6 +47,21 @@ TEST(Cli, GenerateReadsPromptFileByteForByte) {
   EXPECT_EQ(r.out.rfind(", there was a little girl", 0), 0u) << r.out;
 }
 
+// -fa is rewritten to --flash-attn before parsing (CLI11 would read it as -f a): the greedy
+// story is unchanged by the fused attention kernel, and perplexity does not take "a" as its file.
+TEST(Cli, FlashAttentionFlagKeepsTheStory) {
+  for (const char* flag : {"-fa", "--flash-attn"}) {
+    auto r = test::run_command(pocket() + " generate -m " + test::model_path("stories260K.gguf") +
+                               " -p \"Once upon a time\" -n 40 --temp 0 " + flag);
+    ASSERT_EQ(r.exit_code, 0) << flag << ": " << r.err;
+    EXPECT_EQ(r.out.rfind(", there was a little girl named Lily.", 0), 0u) << flag << ": " << r.out;
+  }
+  auto p = test::run_command(pocket() + " perplexity -m " + test::model_path("stories260K.gguf") +
+                             " -fa");
+  EXPECT_NE(p.exit_code, 0);
+  EXPECT_NE(p.err.find("give a text file with -f"), std::string::npos) << p.err;
+}
+
 TEST(Cli, InfoDescribesTheModel) {
   auto r = test::run_command(pocket() + " info " + test::model_path("llama-spm-q4_k_m.gguf"));
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -1,7 +1,10 @@
-// Scalar twin of one attention row (see kernels/attention.cpp for the driver). Numerics follow
-// the reference engine's unfused path, so logits match it closely: the query is rounded to
-// f16 before q.k, the softmax sum is taken in double, and the normalized weights are rounded
-// to f16 before weighting V.
+// Scalar twins of the attention kernels over the f16 KV cache (see kernels/attention.cpp for
+// the driver).
+//  - attention_row_ref: numerics follow the reference engine's unfused path, so logits match
+//    it closely: the query is rounded to f16 before q.k, the softmax sum is taken in double,
+//    and the normalized weights are rounded to f16 before weighting V.
+//  - attention_flash_ref: one pass with an online softmax in f32 (no f16 weights), tile by
+//    tile as the SIMD versions go; it defines what they compute, not the reference's rounding.
 #include <algorithm>
 #include <cmath>
 
@@ -41,6 +44,63 @@ void attention_row_ref(const AttentionRowArgs& a) {
     }
     float* o = a.out + h * a.head_stride;
     for (int d = 0; d < a.head_dim; ++d) o[d] = acc[d];
+  }
+}
+
+void attention_flash_ref(const AttentionFlashArgs& a) {
+  const int hd = a.head_dim;
+  const int64_t heads_floats = int64_t{a.n_heads} * hd;
+  float* qh = a.scratch;           // [n_heads][head_dim]
+  float* acc = qh + heads_floats;  // [n_heads][head_dim]
+  float* w = acc + heads_floats;   // [kFlashTile]
+  float* max = w + kFlashTile;     // [n_heads]
+  float* sum = max + a.n_heads;    // [n_heads]
+  for (int h = 0; h < a.n_heads; ++h) {
+    for (int d = 0; d < hd; ++d) qh[h * hd + d] = round_to_f16(a.q[h * a.head_stride + d]);
+    max[h] = -INFINITY;
+    sum[h] = 0;
+  }
+  std::fill_n(acc, heads_floats, 0.0f);
+  // Tile-major: a tile's keys and values are read from memory once and reused, from L1,
+  // by every head of the group.
+  for (int64_t j0 = a.first; j0 < a.last; j0 += kFlashTile) {
+    const int n = static_cast<int>(std::min<int64_t>(kFlashTile, a.last - j0));
+    for (int h = 0; h < a.n_heads; ++h) {
+      const float* q = qh + h * hd;
+      float tile_max = -INFINITY;
+      for (int t = 0; t < n; ++t) {
+        const uint16_t* kj = a.k + (j0 + t) * a.kv_stride;
+        float s = 0;
+        for (int d = 0; d < hd; ++d) s += q[d] * f16_to_f32(kj[d]);
+        s *= a.scale;
+        if (a.softcap > 0) s = a.softcap * std::tanh(s / a.softcap);
+        w[t] = s;
+        tile_max = std::max(tile_max, s);
+      }
+      // Scores are finite, so new_max is; before the first tile max[h] is -inf and
+      // nothing has been accumulated (the factor is 0 either way).
+      const float new_max = std::max(max[h], tile_max);
+      const float c = std::exp(max[h] - new_max);
+      float* o = acc + h * hd;
+      if (c != 1.0f) {
+        sum[h] *= c;
+        for (int d = 0; d < hd; ++d) o[d] *= c;
+      }
+      max[h] = new_max;
+      for (int t = 0; t < n; ++t) {
+        w[t] = std::exp(w[t] - new_max);
+        sum[h] += w[t];
+      }
+      for (int t = 0; t < n; ++t) {
+        const uint16_t* vj = a.v + (j0 + t) * a.kv_stride;
+        for (int d = 0; d < hd; ++d) o[d] += w[t] * f16_to_f32(vj[d]);
+      }
+    }
+  }
+  for (int h = 0; h < a.n_heads; ++h) {
+    const float inv = sum[h] > 0 ? 1.0f / sum[h] : 0.0f;
+    float* o = a.out + h * a.head_stride;
+    for (int d = 0; d < hd; ++d) o[d] = acc[h * hd + d] * inv;
   }
 }
 

@@ -1,5 +1,5 @@
 // Scalar twins of the element-wise and attention kernels that have SIMD versions (the
-// KernelTable entries swiglu, to_f16, attention_row); they define the results.
+// KernelTable entries swiglu, to_f16, attention_row, attention_flash); they define the results.
 #pragma once
 
 #include <cstdint>
@@ -11,5 +11,6 @@ namespace pocket::kernels {
 void swiglu_ref(const float* gate, const float* up, int64_t n, float* out);
 void to_f16_ref(const float* x, uint16_t* out, int64_t n);
 void attention_row_ref(const AttentionRowArgs& args);
+void attention_flash_ref(const AttentionFlashArgs& args);
 
 }  // namespace pocket::kernels

@@ -1,6 +1,7 @@
 // AVX2 float kernels: F32/F16/BF16 dot products in the 16-lane order of
 // kernels/ref/float_dots.cpp (two 8-lane accumulators; bit-identical), f16 conversion, SwiGLU
-// and one attention row over the f16 KV cache (the algorithm of the AVX-512 version).
+// and attention over the f16 KV cache: the two-pass row and the fused online-softmax row (the
+// algorithms of the AVX-512 versions).
 #include <algorithm>
 #include <cmath>
 
@@ -93,6 +94,99 @@ inline __m256 round_f16(__m256 v) {
 }
 
 constexpr int kMaxVecs = 32;  // head_dim <= 256
+
+// ---- fused (online-softmax) attention, the algorithm of attention_flash_ref ----
+
+// Four dot products' lanes summed at once: {sum(a), sum(b), sum(c), sum(d)}.
+inline __m128 reduce4(__m256 a, __m256 b, __m256 c, __m256 d) {
+  const __m256 ab = _mm256_add_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
+  const __m256 cd = _mm256_add_ps(_mm256_unpacklo_ps(c, d), _mm256_unpackhi_ps(c, d));
+  const __m256 abcd = _mm256_add_ps(_mm256_shuffle_ps(ab, cd, _MM_SHUFFLE(1, 0, 1, 0)),
+                                    _mm256_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 2, 3, 2)));
+  return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+}
+
+// tanh(x) = 1 - 2 / (exp(2x) + 1); exp_ps saturates, so +-inf-like inputs give +-1.
+inline __m256 tanh_ps(__m256 x) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 e = exp_ps(_mm256_add_ps(x, x));
+  return _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one)));
+}
+
+inline __m256 load_f16x8(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+// w[t] = q . k_t for the n keys of a tile, four keys per pass (the reduction is the costly
+// part); a pass past the end repeats the last key, and w has room (kFlashTile % 4 == 0).
+// head_dim is a multiple of 8.
+void tile_scores(const float* q, int head_dim, const uint16_t* k, int64_t kv_stride, int n,
+                 float* w) {
+  for (int t = 0; t < n; t += 4) {
+    const uint16_t* r[4];
+    for (int u = 0; u < 4; ++u) r[u] = k + std::min(t + u, n - 1) * kv_stride;
+    __m256 s[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+    for (int d = 0; d < head_dim; d += 8) {
+      const __m256 qv = _mm256_loadu_ps(q + d);
+      for (int u = 0; u < 4; ++u) s[u] = _mm256_fmadd_ps(qv, load_f16x8(r[u] + d), s[u]);
+    }
+    _mm_storeu_ps(w + t, reduce4(s[0], s[1], s[2], s[3]));
+  }
+}
+
+// acc[d] = c * acc[d] + sum over t < n of w[t] * v_t[d], for the 8 * N dimensions of one
+// chunk (acc and v already offset to it), the accumulators held in registers.
+template <int N>
+void accumulate_chunk(float* acc, float c, const float* w, int n, const uint16_t* v,
+                      int64_t kv_stride) {
+  __m256 o[N];
+  const __m256 cv = _mm256_set1_ps(c);
+  for (int i = 0; i < N; ++i) o[i] = _mm256_mul_ps(_mm256_loadu_ps(acc + 8 * i), cv);
+  for (int t = 0; t < n; ++t) {
+    const uint16_t* vt = v + t * kv_stride;
+    const __m256 wt = _mm256_set1_ps(w[t]);
+    for (int i = 0; i < N; ++i) o[i] = _mm256_fmadd_ps(wt, load_f16x8(vt + 8 * i), o[i]);
+  }
+  for (int i = 0; i < N; ++i) _mm256_storeu_ps(acc + 8 * i, o[i]);
+}
+
+void accumulate_values(float* acc, int head_dim, float c, const float* w, int n, const uint16_t* v,
+                       int64_t kv_stride) {
+  constexpr int kChunk = 64;  // 8 of the 16 registers hold accumulators
+  for (int d = 0; d < head_dim; d += kChunk) {
+    float* a = acc + d;
+    const uint16_t* vd = v + d;
+    switch (std::min(kChunk, head_dim - d) / 8) {
+      case 1:
+        accumulate_chunk<1>(a, c, w, n, vd, kv_stride);
+        break;
+      case 2:
+        accumulate_chunk<2>(a, c, w, n, vd, kv_stride);
+        break;
+      case 3:
+        accumulate_chunk<3>(a, c, w, n, vd, kv_stride);
+        break;
+      case 4:
+        accumulate_chunk<4>(a, c, w, n, vd, kv_stride);
+        break;
+      case 5:
+        accumulate_chunk<5>(a, c, w, n, vd, kv_stride);
+        break;
+      case 6:
+        accumulate_chunk<6>(a, c, w, n, vd, kv_stride);
+        break;
+      case 7:
+        accumulate_chunk<7>(a, c, w, n, vd, kv_stride);
+        break;
+      default:
+        accumulate_chunk<8>(a, c, w, n, vd, kv_stride);
+        break;
+    }
+  }
+}
+
+static_assert(kFlashTile == 32, "the weights of a tile are four vectors");
 
 }  // namespace
 
@@ -190,6 +284,69 @@ void attention_row(const AttentionRowArgs& a) {
     }
     float* o = a.out + h * a.head_stride;
     for (int i = 0; i < nv; ++i) _mm256_storeu_ps(o + 8 * i, _mm256_loadu_ps(acc + 8 * i));
+  }
+}
+
+void attention_flash(const AttentionFlashArgs& a) {
+  const int hd = a.head_dim;
+  if (hd % 8 != 0) {  // odd head sizes: the scalar twin
+    attention_flash_ref(a);
+    return;
+  }
+  const int64_t heads_floats = int64_t{a.n_heads} * hd;
+  float* qh = a.scratch;           // [n_heads][head_dim]
+  float* acc = qh + heads_floats;  // [n_heads][head_dim]
+  float* w = acc + heads_floats;   // [kFlashTile]
+  float* max = w + kFlashTile;     // [n_heads]
+  float* sum = max + a.n_heads;    // [n_heads]
+  for (int h = 0; h < a.n_heads; ++h) {
+    for (int d = 0; d < hd; d += 8) {
+      _mm256_storeu_ps(qh + h * hd + d, round_f16(_mm256_loadu_ps(a.q + h * a.head_stride + d)));
+      _mm256_storeu_ps(acc + h * hd + d, _mm256_setzero_ps());
+    }
+    max[h] = -INFINITY;
+    sum[h] = 0;
+  }
+  const __m256 scale = _mm256_set1_ps(a.scale);
+  const __m256 cap = _mm256_set1_ps(a.softcap);
+  const __m256 inv_cap = _mm256_set1_ps(a.softcap > 0 ? 1.0f / a.softcap : 0.0f);
+  const __m256 minus_inf = _mm256_set1_ps(-INFINITY);
+  for (int64_t j0 = a.first; j0 < a.last; j0 += kFlashTile) {
+    const int n = static_cast<int>(std::min<int64_t>(kFlashTile, a.last - j0));
+    __m256 m[4];  // lanes t < n
+    for (int i = 0; i < 4; ++i) m[i] = _mm256_castsi256_ps(lane_mask(n - 8 * i));
+    const uint16_t* k = a.k + j0 * a.kv_stride;
+    const uint16_t* v = a.v + j0 * a.kv_stride;
+    for (int h = 0; h < a.n_heads; ++h) {
+      tile_scores(qh + h * hd, hd, k, a.kv_stride, n, w);
+      __m256 s[4];
+      __m256 vmax = minus_inf;
+      for (int i = 0; i < 4; ++i) {
+        s[i] = _mm256_mul_ps(_mm256_loadu_ps(w + 8 * i), scale);
+        if (a.softcap > 0) s[i] = _mm256_mul_ps(cap, tanh_ps(_mm256_mul_ps(s[i], inv_cap)));
+        s[i] = _mm256_blendv_ps(minus_inf, s[i], m[i]);  // lanes past n hold stale values
+        vmax = _mm256_max_ps(vmax, s[i]);
+      }
+      const float new_max = std::max(max[h], hmax(vmax));
+      const float c = std::exp(max[h] - new_max);  // 0 on the first tile
+      max[h] = new_max;
+      const __m256 vm = _mm256_set1_ps(new_max);
+      __m256 total = _mm256_setzero_ps();
+      for (int i = 0; i < 4; ++i) {
+        const __m256 p = _mm256_and_ps(exp_ps(_mm256_sub_ps(s[i], vm)), m[i]);
+        _mm256_storeu_ps(w + 8 * i, p);
+        total = _mm256_add_ps(total, p);
+      }
+      sum[h] = sum[h] * c + hsum(total);
+      accumulate_values(acc + h * hd, hd, c, w, n, v, a.kv_stride);
+    }
+  }
+  for (int h = 0; h < a.n_heads; ++h) {
+    const __m256 inv = _mm256_set1_ps(sum[h] > 0 ? 1.0f / sum[h] : 0.0f);
+    for (int d = 0; d < hd; d += 8) {
+      _mm256_storeu_ps(a.out + h * a.head_stride + d,
+                       _mm256_mul_ps(_mm256_loadu_ps(acc + h * hd + d), inv));
+    }
   }
 }
 

@@ -1,7 +1,8 @@
 // AVX-512 float kernels: F32/F16/BF16 dot products in the lane order of kernels/ref/
-// float_dots.cpp (bit-identical), f16 conversion, SwiGLU, and one attention row over the f16
-// KV cache (per query head: scores, softmax, then the weighted values; the reference
-// roundings of q and of the weights to f16 are kept).
+// float_dots.cpp (bit-identical), f16 conversion, SwiGLU, and attention over the f16 KV cache:
+// the two-pass row (per query head: scores, softmax, then the weighted values; the reference
+// roundings of q and of the weights to f16 are kept) and the fused online-softmax row.
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/x86_avx512/common.h"
@@ -136,6 +137,108 @@ void attention_heads(const AttentionRowArgs& a) {
   }
 }
 
+// ---- fused (online-softmax) attention, the algorithm of attention_flash_ref ----
+
+inline __mmask16 lanes_from(int64_t left) {  // tail_mask for any left, 0 when left <= 0
+  return left > 0 ? tail_mask(left) : __mmask16(0);
+}
+
+// Four dot products' lanes summed at once: {sum(a), sum(b), sum(c), sum(d)}.
+inline __m128 reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
+  const __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+  const __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+  const __m512 abcd = _mm512_add_ps(_mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(1, 0, 1, 0)),
+                                    _mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(abcd), _mm512_extractf32x8_ps(abcd, 1));
+  return _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+}
+
+// tanh(x) = 1 - 2 / (exp(2x) + 1); exp_ps saturates, so +-inf-like inputs give +-1.
+inline __m512 tanh_ps(__m512 x) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const __m512 e = exp_ps(_mm512_add_ps(x, x));
+  return _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, one)));
+}
+
+// w[t] = q . k_t for the n keys of a tile, four keys per pass (the reduction is the costly
+// part); a pass past the end repeats the last key, and w has room (kFlashTile % 4 == 0).
+void tile_scores(const float* q, int head_dim, const uint16_t* k, int64_t kv_stride, int n,
+                 float* w) {
+  for (int t = 0; t < n; t += 4) {
+    const uint16_t* r[4];
+    for (int u = 0; u < 4; ++u) r[u] = k + std::min(t + u, n - 1) * kv_stride;
+    __m512 s[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                   _mm512_setzero_ps()};
+    for (int d = 0; d < head_dim; d += 16) {
+      const __mmask16 m = tail_mask(head_dim - d);
+      const __m512 qv = _mm512_maskz_loadu_ps(m, q + d);
+      for (int u = 0; u < 4; ++u)
+        s[u] = _mm512_fmadd_ps(qv, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, r[u] + d)), s[u]);
+    }
+    _mm_storeu_ps(w + t, reduce4(s[0], s[1], s[2], s[3]));
+  }
+}
+
+// acc[d] = c * acc[d] + sum over t < n of w[t] * v_t[d], for the `dims` <= 16 * N dimensions
+// of one chunk (acc and v already offset to it), the accumulators held in registers.
+template <int N>
+void accumulate_chunk(float* acc, int dims, float c, const float* w, int n, const uint16_t* v,
+                      int64_t kv_stride) {
+  __mmask16 m[N];
+  __m512 o[N];
+  const __m512 cv = _mm512_set1_ps(c);
+  for (int i = 0; i < N; ++i) {
+    m[i] = lanes_from(dims - 16 * i);
+    o[i] = _mm512_mul_ps(_mm512_maskz_loadu_ps(m[i], acc + 16 * i), cv);
+  }
+  for (int t = 0; t < n; ++t) {
+    const uint16_t* vt = v + t * kv_stride;
+    const __m512 wt = _mm512_set1_ps(w[t]);
+    for (int i = 0; i < N; ++i)
+      o[i] =
+          _mm512_fmadd_ps(wt, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m[i], vt + 16 * i)), o[i]);
+  }
+  for (int i = 0; i < N; ++i) _mm512_mask_storeu_ps(acc + 16 * i, m[i], o[i]);
+}
+
+void accumulate_values(float* acc, int head_dim, float c, const float* w, int n, const uint16_t* v,
+                       int64_t kv_stride) {
+  constexpr int kChunk = 128;  // 8 registers of accumulators
+  for (int d = 0; d < head_dim; d += kChunk) {
+    const int dims = std::min(kChunk, head_dim - d);
+    float* a = acc + d;
+    const uint16_t* vd = v + d;
+    switch ((dims + 15) / 16) {
+      case 1:
+        accumulate_chunk<1>(a, dims, c, w, n, vd, kv_stride);
+        break;
+      case 2:
+        accumulate_chunk<2>(a, dims, c, w, n, vd, kv_stride);
+        break;
+      case 3:
+        accumulate_chunk<3>(a, dims, c, w, n, vd, kv_stride);
+        break;
+      case 4:
+        accumulate_chunk<4>(a, dims, c, w, n, vd, kv_stride);
+        break;
+      case 5:
+        accumulate_chunk<5>(a, dims, c, w, n, vd, kv_stride);
+        break;
+      case 6:
+        accumulate_chunk<6>(a, dims, c, w, n, vd, kv_stride);
+        break;
+      case 7:
+        accumulate_chunk<7>(a, dims, c, w, n, vd, kv_stride);
+        break;
+      default:
+        accumulate_chunk<8>(a, dims, c, w, n, vd, kv_stride);
+        break;
+    }
+  }
+}
+
+static_assert(kFlashTile == 32, "the weights of a tile are two vectors");
+
 }  // namespace
 
 float dot_f32(int64_t n, const void* w, const void* x) {
@@ -195,6 +298,65 @@ void attention_row(const AttentionRowArgs& a) {
     default:
       attention_heads<kMaxVecs>(a);
       break;
+  }
+}
+
+void attention_flash(const AttentionFlashArgs& a) {
+  const int hd = a.head_dim;
+  const int64_t heads_floats = int64_t{a.n_heads} * hd;
+  float* qh = a.scratch;           // [n_heads][head_dim]
+  float* acc = qh + heads_floats;  // [n_heads][head_dim]
+  float* w = acc + heads_floats;   // [kFlashTile]
+  float* max = w + kFlashTile;     // [n_heads]
+  float* sum = max + a.n_heads;    // [n_heads]
+  for (int h = 0; h < a.n_heads; ++h) {
+    for (int d = 0; d < hd; d += 16) {
+      const __mmask16 m = tail_mask(hd - d);
+      _mm512_mask_storeu_ps(qh + h * hd + d, m,
+                            round_f16(_mm512_maskz_loadu_ps(m, a.q + h * a.head_stride + d)));
+      _mm512_mask_storeu_ps(acc + h * hd + d, m, _mm512_setzero_ps());
+    }
+    max[h] = -INFINITY;
+    sum[h] = 0;
+  }
+  const __m512 scale = _mm512_set1_ps(a.scale);
+  const __m512 cap = _mm512_set1_ps(a.softcap);
+  const __m512 inv_cap = _mm512_set1_ps(a.softcap > 0 ? 1.0f / a.softcap : 0.0f);
+  for (int64_t j0 = a.first; j0 < a.last; j0 += kFlashTile) {
+    const int n = static_cast<int>(std::min<int64_t>(kFlashTile, a.last - j0));
+    const __mmask16 m[2] = {lanes_from(n), lanes_from(n - 16)};
+    const uint16_t* k = a.k + j0 * a.kv_stride;
+    const uint16_t* v = a.v + j0 * a.kv_stride;
+    for (int h = 0; h < a.n_heads; ++h) {
+      tile_scores(qh + h * hd, hd, k, a.kv_stride, n, w);
+      __m512 s[2];
+      for (int i = 0; i < 2; ++i) {
+        s[i] = _mm512_mul_ps(_mm512_maskz_loadu_ps(m[i], w + 16 * i), scale);
+        if (a.softcap > 0) s[i] = _mm512_mul_ps(cap, tanh_ps(_mm512_mul_ps(s[i], inv_cap)));
+      }
+      const float tile_max =
+          std::max(_mm512_mask_reduce_max_ps(m[0], s[0]), _mm512_mask_reduce_max_ps(m[1], s[1]));
+      const float new_max = std::max(max[h], tile_max);
+      const float c = std::exp(max[h] - new_max);  // 0 on the first tile
+      max[h] = new_max;
+      const __m512 vm = _mm512_set1_ps(new_max);
+      __m512 total = _mm512_setzero_ps();
+      for (int i = 0; i < 2; ++i) {
+        const __m512 p = _mm512_maskz_mov_ps(m[i], exp_ps(_mm512_sub_ps(s[i], vm)));
+        _mm512_storeu_ps(w + 16 * i, p);
+        total = _mm512_add_ps(total, p);
+      }
+      sum[h] = sum[h] * c + _mm512_reduce_add_ps(total);
+      accumulate_values(acc + h * hd, hd, c, w, n, v, a.kv_stride);
+    }
+  }
+  for (int h = 0; h < a.n_heads; ++h) {
+    const __m512 inv = _mm512_set1_ps(sum[h] > 0 ? 1.0f / sum[h] : 0.0f);
+    for (int d = 0; d < hd; d += 16) {
+      const __mmask16 m = tail_mask(hd - d);
+      _mm512_mask_storeu_ps(a.out + h * a.head_stride + d, m,
+                            _mm512_mul_ps(_mm512_maskz_loadu_ps(m, acc + h * hd + d), inv));
+    }
   }
 }
 

@@ -29,6 +29,7 @@ bool install_avx512(KernelTable& table) {
   table.to_f16 = avx512::to_f16;
   table.swiglu = avx512::swiglu;
   table.attention_row = avx512::attention_row;
+  table.attention_flash = avx512::attention_flash;
 
   for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q2_K,
                      DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
