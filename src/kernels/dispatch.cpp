@@ -21,8 +21,12 @@ struct Tables {
   KernelTable scalar = reference_table();
   KernelTable avx2 = reference_table();
   KernelTable avx512 = reference_table();
+  KernelTable neon = reference_table();
+  KernelTable neon_dotprod = reference_table();
   bool has_avx2 = false;
   bool has_avx512 = false;
+  bool has_neon = false;
+  bool has_neon_dotprod = false;
   KernelTable best;
 
   Tables() {
@@ -30,10 +34,16 @@ struct Tables {
     // AVX-512 builds on AVX2: entries it does not override keep the AVX2 version.
     avx512 = avx2;
     has_avx512 = has_avx2 && install_avx512(avx512);
+    // Likewise the dot-product kernels replace only the integer products of plain NEON.
+    has_neon = install_neon(neon);
+    neon_dotprod = neon;
+    has_neon_dotprod = has_neon && install_neon_dotprod(neon_dotprod);
     const char* env = std::getenv("POCKET_KERNELS");
     const std::string want = env != nullptr ? env : "";
     if (want == "scalar") {
       best = scalar;
+    } else if (has_neon) {
+      best = has_neon_dotprod && want != "neon" ? neon_dotprod : neon;
     } else if (want == "avx2" || !has_avx512) {
       best = has_avx2 ? avx2 : scalar;
     } else {
@@ -78,6 +88,8 @@ const KernelTable* table_for(const std::string& isa) {
   if (isa == "scalar") return &t.scalar;
   if (isa == "avx2") return t.has_avx2 ? &t.avx2 : nullptr;
   if (isa == "avx512") return t.has_avx512 ? &t.avx512 : nullptr;
+  if (isa == "neon") return t.has_neon ? &t.neon : nullptr;
+  if (isa == "neon-dotprod") return t.has_neon_dotprod ? &t.neon_dotprod : nullptr;
   return nullptr;
 }
 
