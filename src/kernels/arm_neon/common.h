@@ -65,12 +65,6 @@ inline void store_rows(float32x4_t acc, float* out) {
   for (int r = 0; r < R; ++r) out[r] = lanes[r];
 }
 
-// The four 32-bit lanes of four bytes widened (unsigned / signed).
-inline int32x4_t widen_u8(uint8x8_t bytes, bool high) {
-  const uint16x8_t w = vmovl_u8(bytes);
-  return vreinterpretq_s32_u32(high ? vmovl_high_u16(w) : vmovl_u16(vget_low_u16(w)));
-}
-
 // Eight 6-bit scales and eight 6-bit mins of Q4_K/Q5_K (12 packed bytes, see
 // tensor/quants_k.cpp) as two 8-byte little-endian words: scales in sc, mins in m.
 inline void unpack_scales_k4(const uint8_t* packed, uint64_t* sc, uint64_t* m) {
