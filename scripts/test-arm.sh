@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Cross-builds the kernels and their tests for AArch64 and runs them under qemu-user twice:
-# on an emulated CPU with the dot-product and i8mm extensions (QEMU_CPU=max: tables "neon" and
-# "neon-dotprod") and on one without (cortex-a53: "neon" only). The tests assert that exactly
-# those tables exist, then compare each with the scalar twins. Installs the cross compiler and
-# qemu (Debian packages) if missing. Run from anywhere; builds in build-arm/.
+# Cross-builds the kernels and their tests for AArch64 and runs them under qemu-user on three
+# emulated CPUs: QEMU_CPU=max (dot product and int8 matrix multiply: tables "neon",
+# "neon-dotprod", "neon-i8mm"), neoverse-n1 (dot product only) and cortex-a53 (plain NEON).
+# The tests assert that exactly those tables exist, then compare each with the scalar twins.
+# Installs the cross compiler and qemu (Debian packages) if missing. Builds in build-arm/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
@@ -31,5 +31,6 @@ run() {  # run QEMU_CPU EXPECTED_ISAS
   QEMU_CPU=$1 POCKET_EXPECT_ISAS=$2 qemu-aarch64 -L "$SYSROOT" build-arm/tests/kernels/kernel_tests \
     --gtest_brief=1
 }
-run max "neon neon-dotprod"
+run max "neon neon-dotprod neon-i8mm"
+run neoverse-n1 "neon neon-dotprod"
 run cortex-a53 "neon"

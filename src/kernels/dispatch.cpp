@@ -23,10 +23,12 @@ struct Tables {
   KernelTable avx512 = reference_table();
   KernelTable neon = reference_table();
   KernelTable neon_dotprod = reference_table();
+  KernelTable neon_i8mm = reference_table();
   bool has_avx2 = false;
   bool has_avx512 = false;
   bool has_neon = false;
   bool has_neon_dotprod = false;
+  bool has_neon_i8mm = false;
   KernelTable best;
 
   Tables() {
@@ -38,12 +40,18 @@ struct Tables {
     has_neon = install_neon(neon);
     neon_dotprod = neon;
     has_neon_dotprod = has_neon && install_neon_dotprod(neon_dotprod);
+    neon_i8mm = neon_dotprod;
+    has_neon_i8mm = has_neon_dotprod && install_neon_i8mm(neon_i8mm);
     const char* env = std::getenv("POCKET_KERNELS");
     const std::string want = env != nullptr ? env : "";
     if (want == "scalar") {
       best = scalar;
     } else if (has_neon) {
-      best = has_neon_dotprod && want != "neon" ? neon_dotprod : neon;
+      if (want == "neon" || !has_neon_dotprod) {
+        best = neon;
+      } else {
+        best = want == "neon-dotprod" || !has_neon_i8mm ? neon_dotprod : neon_i8mm;
+      }
     } else if (want == "avx2" || !has_avx512) {
       best = has_avx2 ? avx2 : scalar;
     } else {
@@ -90,6 +98,7 @@ const KernelTable* table_for(const std::string& isa) {
   if (isa == "avx512") return t.has_avx512 ? &t.avx512 : nullptr;
   if (isa == "neon") return t.has_neon ? &t.neon : nullptr;
   if (isa == "neon-dotprod") return t.has_neon_dotprod ? &t.neon_dotprod : nullptr;
+  if (isa == "neon-i8mm") return t.has_neon_i8mm ? &t.neon_i8mm : nullptr;
   return nullptr;
 }
 

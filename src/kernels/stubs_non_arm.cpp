@@ -10,5 +10,8 @@ bool install_neon(KernelTable&) {
 bool install_neon_dotprod(KernelTable&) {
   return false;
 }
+bool install_neon_i8mm(KernelTable&) {
+  return false;
+}
 
 }  // namespace pocket::kernels

@@ -34,8 +34,11 @@ TEST(KernelTables, ArmBuildsHaveNeon) {
   if (!kArmBuild) GTEST_SKIP() << "not an AArch64 build";
   EXPECT_TRUE(kernels::cpu_features().neon) << kernels::cpu_features().describe();
   ASSERT_NE(kernels::table_for("neon"), nullptr);
-  // The dot-product table exists exactly when the CPU reports SDOT.
+  // The dot-product table exists exactly when the CPU reports SDOT, the i8mm one (built on it)
+  // when it also reports SMMLA.
   EXPECT_EQ(kernels::table_for("neon-dotprod") != nullptr, kernels::cpu_features().neon_dotprod);
+  EXPECT_EQ(kernels::table_for("neon-i8mm") != nullptr,
+            kernels::cpu_features().neon_dotprod && kernels::cpu_features().neon_i8mm);
 }
 
 TEST(KernelTables, ExpectedIsasArePresent) {

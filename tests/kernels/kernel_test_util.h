@@ -16,7 +16,7 @@
 namespace pocket::test {
 
 // Every instruction-set table a build can have, besides "scalar".
-inline constexpr const char* kSimdIsas[] = {"avx2", "avx512", "neon", "neon-dotprod"};
+inline constexpr const char* kSimdIsas[] = {"avx2", "avx512", "neon", "neon-dotprod", "neon-i8mm"};
 
 // Instruction sets to test on this machine (each has its own table).
 inline std::vector<std::string> simd_isas() {

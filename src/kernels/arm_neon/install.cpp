@@ -1,6 +1,7 @@
-// AArch64 NEON kernels: which table entries the two ARM instruction sets override. Plain NEON
-// is part of every AArch64 CPU; the dot-product table replaces only the integer matvec
-// kernels and is used when the CPU reports SDOT (HWCAP_ASIMDDP).
+// AArch64 NEON kernels: which table entries the ARM instruction sets override. Plain NEON is
+// part of every AArch64 CPU; the dot-product table replaces only the integer matvec kernels
+// and is used when the CPU reports SDOT (HWCAP_ASIMDDP); the i8mm table adds the prefill GEMM
+// (SMMLA, HWCAP2_I8MM) on top of it.
 #include "kernels/arm_neon/kernels_neon.h"
 #include "kernels/cpu_features.h"
 #include "kernels/dispatch.h"
@@ -39,6 +40,13 @@ bool install_neon_dotprod(KernelTable& table) {
   for (DType type : kMatvecTypes) {
     table.matvec[static_cast<size_t>(type)] = neon_dotprod::matvec(type);
   }
+  return true;
+}
+
+bool install_neon_i8mm(KernelTable& table) {
+  if (!cpu_features().neon_i8mm) return false;
+  table.isa = "neon-i8mm";
+  for (DType type : kMatvecTypes) table.gemm[static_cast<size_t>(type)] = neon_i8mm::gemm_ops(type);
   return true;
 }
 

@@ -1,6 +1,7 @@
 // Entry points of the AArch64 NEON kernel files, installed into the kernel table by
 // install.cpp. Plain C++ declarations (no vector types), so install.cpp needs no NEON headers.
-// neon:: runs on every AArch64 CPU; neon_dotprod:: needs the dot-product extension (SDOT).
+// neon:: runs on every AArch64 CPU; neon_dotprod:: needs the dot-product extension (SDOT),
+// neon_i8mm:: the int8 matrix-multiply extension (SMMLA).
 #pragma once
 
 #include <cstddef>
@@ -36,3 +37,10 @@ namespace pocket::kernels::neon_dotprod {
 MatvecFn matvec(DType type);
 
 }  // namespace pocket::kernels::neon_dotprod
+
+namespace pocket::kernels::neon_i8mm {
+
+// Prefill GEMM with SMMLA (gemm_i8mm.cpp) for the legacy 32-element types; nullptr otherwise.
+const GemmOps* gemm_ops(DType type);
+
+}  // namespace pocket::kernels::neon_i8mm
