@@ -2,14 +2,16 @@
 
 #if defined(__x86_64__)
 #include <cpuid.h>
+#elif defined(__aarch64__)
+#include <sys/auxv.h>
 #endif
 
 namespace pocket::kernels {
 namespace {
 
+#if defined(__x86_64__)
 CpuFeatures detect() {
   CpuFeatures f;
-#if defined(__x86_64__)
   unsigned a, b, c, d;
   if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
   bool osxsave = (c >> 27) & 1;
@@ -37,17 +39,29 @@ CpuFeatures detect() {
   }
   f.fma = f.fma && ymm_ok;
   f.f16c = f.f16c && ymm_ok;
-#elif defined(__aarch64__)
-  f.neon = true;
-#if defined(__ARM_FEATURE_DOTPROD)
-  f.neon_dotprod = true;
-#endif
-#if defined(__ARM_FEATURE_MATMUL_INT8)
-  f.neon_i8mm = true;
-#endif
-#endif
   return f;
 }
+#elif defined(__aarch64__)
+// Linux reports the CPU's features in the auxiliary vector (the kernel reads the ID registers
+// and knows what it enables); bit numbers from the arm64 uapi <asm/hwcap.h>.
+constexpr unsigned long kHwcapAsimd = 1ul << 1;
+constexpr unsigned long kHwcapAsimdDp = 1ul << 20;
+constexpr unsigned long kHwcap2I8mm = 1ul << 13;
+
+CpuFeatures detect() {
+  CpuFeatures f;
+  const unsigned long hwcap = getauxval(AT_HWCAP);
+  const unsigned long hwcap2 = getauxval(AT_HWCAP2);
+  f.neon = (hwcap & kHwcapAsimd) != 0;
+  f.neon_dotprod = f.neon && (hwcap & kHwcapAsimdDp) != 0;
+  f.neon_i8mm = f.neon && (hwcap2 & kHwcap2I8mm) != 0;
+  return f;
+}
+#else
+CpuFeatures detect() {
+  return {};
+}
+#endif
 
 }  // namespace
 

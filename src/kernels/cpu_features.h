@@ -1,5 +1,6 @@
-// CPU feature detection (x86 CPUID) used to pick kernels at start-up. One binary runs
-// everywhere; ISA-specific code lives in kernels/<isa>/ and is only called when present.
+// CPU feature detection (x86 CPUID, AArch64 Linux HWCAPs) used to pick kernels at start-up.
+// One binary runs everywhere; ISA-specific code lives in kernels/<isa>/ and is only called
+// when present.
 #pragma once
 
 #include <string>

@@ -21,8 +21,14 @@ struct Tables {
   KernelTable scalar = reference_table();
   KernelTable avx2 = reference_table();
   KernelTable avx512 = reference_table();
+  KernelTable neon = reference_table();
+  KernelTable neon_dotprod = reference_table();
+  KernelTable neon_i8mm = reference_table();
   bool has_avx2 = false;
   bool has_avx512 = false;
+  bool has_neon = false;
+  bool has_neon_dotprod = false;
+  bool has_neon_i8mm = false;
   KernelTable best;
 
   Tables() {
@@ -30,10 +36,22 @@ struct Tables {
     // AVX-512 builds on AVX2: entries it does not override keep the AVX2 version.
     avx512 = avx2;
     has_avx512 = has_avx2 && install_avx512(avx512);
+    // Likewise the dot-product kernels replace only the integer products of plain NEON.
+    has_neon = install_neon(neon);
+    neon_dotprod = neon;
+    has_neon_dotprod = has_neon && install_neon_dotprod(neon_dotprod);
+    neon_i8mm = neon_dotprod;
+    has_neon_i8mm = has_neon_dotprod && install_neon_i8mm(neon_i8mm);
     const char* env = std::getenv("POCKET_KERNELS");
     const std::string want = env != nullptr ? env : "";
     if (want == "scalar") {
       best = scalar;
+    } else if (has_neon) {
+      if (want == "neon" || !has_neon_dotprod) {
+        best = neon;
+      } else {
+        best = want == "neon-dotprod" || !has_neon_i8mm ? neon_dotprod : neon_i8mm;
+      }
     } else if (want == "avx2" || !has_avx512) {
       best = has_avx2 ? avx2 : scalar;
     } else {
@@ -79,6 +97,9 @@ const KernelTable* table_for(const std::string& isa) {
   if (isa == "scalar") return &t.scalar;
   if (isa == "avx2") return t.has_avx2 ? &t.avx2 : nullptr;
   if (isa == "avx512") return t.has_avx512 ? &t.avx512 : nullptr;
+  if (isa == "neon") return t.has_neon ? &t.neon : nullptr;
+  if (isa == "neon-dotprod") return t.has_neon_dotprod ? &t.neon_dotprod : nullptr;
+  if (isa == "neon-i8mm") return t.has_neon_i8mm ? &t.neon_i8mm : nullptr;
   return nullptr;
 }
 

@@ -102,14 +102,19 @@ struct KernelTable {
 // The scalar reference table (type_traits of tensor/, ref/ kernels).
 KernelTable reference_table();
 
-// Each ISA file overrides entries it implements; returns false if the CPU lacks the ISA.
+// Each ISA file overrides entries it implements; returns false if the CPU (or the build)
+// lacks the ISA. install_neon_dotprod builds on a table that install_neon filled,
+// install_neon_i8mm on one that install_neon_dotprod filled.
 bool install_avx2(KernelTable& table);
 bool install_avx512(KernelTable& table);
+bool install_neon(KernelTable& table);
+bool install_neon_dotprod(KernelTable& table);
+bool install_neon_i8mm(KernelTable& table);
 
 const KernelTable& active_table();
 
-// The table of one instruction set ("scalar", "avx2", "avx512"), or nullptr if this CPU (or
-// build) lacks it. Tests use it to run every ISA against the scalar twins.
+// The table of one instruction set ("scalar", "avx2", "avx512", "neon", "neon-dotprod",
+// "neon-i8mm"), or nullptr if this CPU (or build) lacks it. Tests use it to run every ISA against the scalar twins.
 const KernelTable* table_for(const std::string& isa);
 
 }  // namespace pocket::kernels

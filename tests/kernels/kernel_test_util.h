@@ -15,10 +15,13 @@
 
 namespace pocket::test {
 
+// Every instruction-set table a build can have, besides "scalar".
+inline constexpr const char* kSimdIsas[] = {"avx2", "avx512", "neon", "neon-dotprod", "neon-i8mm"};
+
 // Instruction sets to test on this machine (each has its own table).
 inline std::vector<std::string> simd_isas() {
   std::vector<std::string> out;
-  for (const char* isa : {"avx2", "avx512"}) {
+  for (const char* isa : kSimdIsas) {
     if (kernels::table_for(isa) != nullptr) out.emplace_back(isa);
   }
   return out;
