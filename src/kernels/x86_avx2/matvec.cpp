@@ -3,6 +3,7 @@
 // the interleaved row streams at memory speed. Bit-identical to the scalar vec_dot (exact
 // integer block sums, then the twin's float operations in order, one row per lane), like the
 // AVX-512 kernels.
+#include <algorithm>
 #include <cstddef>
 #include <type_traits>
 
@@ -30,6 +31,10 @@ void drive(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void
            size_t x_stride, int64_t n_tokens, float* y, int64_t y_stride) {
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* xb = static_cast<const uint8_t*>(x);
+  // The kernels prefetch a fixed distance ahead, so the first stretch of a chunk would come in
+  // by demand misses: request it up front.
+  const size_t lead = std::min(static_cast<size_t>(n_rows) * w_stride, prefetch_distance(w_stride));
+  for (size_t off = 0; off < lead; off += 64) _mm_prefetch(reinterpret_cast<const char*>(wb + off), _MM_HINT_T0);
   float out[kRows];
   int64_t r = 0;
   for (; r + kRows <= n_rows; r += kRows) {

@@ -5,6 +5,7 @@
 // part (scales, then a running sum over blocks in order) is the twin's own sequence of
 // multiplies and adds, done for the four rows in the four lanes of one register. The GEMM
 // does the same, so a token's result does not depend on the batch it is decoded in.
+#include <algorithm>
 #include <cstddef>
 #include <type_traits>
 
@@ -32,6 +33,10 @@ void drive(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void
            size_t x_stride, int64_t n_tokens, float* y, int64_t y_stride) {
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* xb = static_cast<const uint8_t*>(x);
+  // The kernels prefetch a fixed distance ahead, so the first stretch of a chunk would come in
+  // by demand misses: request it up front.
+  const size_t lead = std::min(static_cast<size_t>(n_rows) * w_stride, prefetch_distance(w_stride));
+  for (size_t off = 0; off < lead; off += 64) _mm_prefetch(reinterpret_cast<const char*>(wb + off), _MM_HINT_T0);
   int64_t r = 0;
   float out[kRows];
   for (; r + kRows <= n_rows; r += kRows) {
