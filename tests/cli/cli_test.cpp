@@ -139,5 +139,38 @@ TEST(Cli, PeakMemoryIsFilePlusKvCachePlus64MiB) {
   }
 }
 
+// `pocket bench --json`: the last line is one JSON object with the figures the issue names,
+// consistent with each other (threads respected, one sample per repetition, the bound and
+// share computed from the measured bandwidth and the weight bytes per token).
+TEST(Cli, BenchJsonReportsSpeedsAndTheBandwidthBound) {
+  const std::string path = test::model_path("stories260K.gguf");
+  auto r = test::run_command(pocket() + " bench -m " + path + " -p 16 -n 8 -r 2 -t 2 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string last = r.out.substr(r.out.rfind('{'));
+  const nlohmann::json j = nlohmann::json::parse(last);
+  for (const char* key : {"pp_tokens_per_s", "pp_sd", "tg_tokens_per_s", "tg_sd", "threads",
+                          "model_bytes", "bandwidth_gb_s", "tg_bound_tokens_per_s"}) {
+    ASSERT_TRUE(j.contains(key)) << key << " missing in " << last;
+  }
+  EXPECT_EQ(j["threads"].get<int>(), 2);
+  EXPECT_EQ(j["model_bytes"].get<uint64_t>(), gguf::File::open(path).file_size());
+  EXPECT_GT(j["pp_tokens_per_s"].get<double>(), 0);
+  EXPECT_GT(j["tg_tokens_per_s"].get<double>(), 0);
+  ASSERT_EQ(j["tg_samples"].size(), 2u);
+  ASSERT_EQ(j["pp_samples"].size(), 2u);
+  ASSERT_EQ(j["tg_share_samples"].size(), 2u);
+  const double bandwidth = j["bandwidth_gb_s"].get<double>() * 1e9;
+  const double per_token = j["bytes_per_token"].get<double>();
+  EXPECT_GT(bandwidth, 0);
+  EXPECT_NEAR(j["tg_bound_tokens_per_s"].get<double>(), bandwidth / per_token,
+              1e-9 * bandwidth / per_token);
+  // Each share sample is that repetition's speed over its own bound.
+  for (size_t i = 0; i < 2; ++i) {
+    const double tg = j["tg_samples"][i].get<double>();
+    const double b = j["bandwidth_samples_gb_s"][i].get<double>() * 1e9;
+    EXPECT_NEAR(j["tg_share_samples"][i].get<double>(), tg * per_token / b, 1e-9);
+  }
+}
+
 }  // namespace
 }  // namespace pocket
