@@ -142,6 +142,8 @@ struct MatvecPart {
   const TensorView* w = nullptr;
   float* y = nullptr;
   int act = -1;  // index of its quantized activations, -1: the f32 input itself
+  const uint8_t* xq = nullptr;  // its activations, x_stride bytes per token
+  size_t x_stride = 0;
   int64_t first_chunk = 0;
   std::array<int64_t, kMaxGuidedChunks + 1> bounds;  // rows of chunk i: [bounds[i], bounds[i+1])
 };
@@ -213,25 +215,28 @@ void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t 
     }
   }
 
+  for (int i = 0; i < n_parts; ++i) {
+    MatvecPart& p = parts[static_cast<size_t>(i)];
+    p.x_stride = row_bytes(type_traits(p.w->type).vec_dot_type, n_in);
+    p.xq = p.act < 0 ? reinterpret_cast<const uint8_t*>(x)
+                     : quantized + act_offsets[static_cast<size_t>(p.act)];
+  }
+
   pool.run_chunks(n_chunks, [&](int64_t c, int) {
     int i = n_parts - 1;
     while (parts[static_cast<size_t>(i)].first_chunk > c) --i;
     const MatvecPart& p = parts[static_cast<size_t>(i)];
     const TensorView& w = *p.w;
-    const DType act = type_traits(w.type).vec_dot_type;
-    const size_t act_row_bytes = row_bytes(act, n_in);
-    const uint8_t* xq = p.act < 0 ? reinterpret_cast<const uint8_t*>(x)
-                                  : quantized + act_offsets[static_cast<size_t>(p.act)];
     const int64_t n_out = w.ne[1];
     const size_t w_row_bytes = w.row_bytes();
     const auto chunk = static_cast<size_t>(c - p.first_chunk);
     const int64_t r0 = p.bounds[chunk], r1 = p.bounds[chunk + 1];
     const uint8_t* rows = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(r0) * w_row_bytes;
     if (const MatvecFn matvec = table.matvec[static_cast<size_t>(w.type)]) {
-      matvec(n_in, rows, w_row_bytes, r1 - r0, xq, act_row_bytes, n_tokens, p.y + r0, n_out);
+      matvec(n_in, rows, w_row_bytes, r1 - r0, p.xq, p.x_stride, n_tokens, p.y + r0, n_out);
     } else {
       matvec_by_dot(table.vec_dot[static_cast<size_t>(w.type)], n_in, rows, w_row_bytes, r1 - r0,
-                    xq, act_row_bytes, n_tokens, p.y + r0, n_out);
+                    p.xq, p.x_stride, n_tokens, p.y + r0, n_out);
     }
   });
 }
