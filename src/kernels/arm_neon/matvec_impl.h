@@ -16,35 +16,11 @@
 
 #include "kernels/arm_neon/common.h"
 #include "kernels/dispatch.h"
+#include "kernels/matvec_driver.h"
 #include "tensor/blocks.h"
 
 namespace pocket::kernels::neon {
 namespace {
-
-constexpr int kRows = 4;
-
-template <class Kernel>
-void drive(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* x,
-           size_t x_stride, int64_t n_tokens, float* y, int64_t y_stride) {
-  const auto* wb = static_cast<const uint8_t*>(w);
-  const auto* xb = static_cast<const uint8_t*>(x);
-  int64_t r = 0;
-  float out[kRows];
-  for (; r + kRows <= n_rows; r += kRows) {
-    for (int64_t t = 0; t < n_tokens; ++t) {
-      Kernel::template run<kRows>(n, wb + static_cast<size_t>(r) * w_stride, w_stride,
-                                  xb + static_cast<size_t>(t) * x_stride, out);
-      for (int i = 0; i < kRows; ++i) y[t * y_stride + r + i] = out[i];
-    }
-  }
-  for (; r < n_rows; ++r) {
-    for (int64_t t = 0; t < n_tokens; ++t) {
-      Kernel::template run<1>(n, wb + static_cast<size_t>(r) * w_stride, w_stride,
-                              xb + static_cast<size_t>(t) * x_stride, out);
-      y[t * y_stride + r] = out[0];
-    }
-  }
-}
 
 template <class Block>
 const Block& row_block(const uint8_t* w, size_t w_stride, int r, int64_t b) {
@@ -442,25 +418,25 @@ template <class Dot>
 MatvecFn matvec_for(DType type) {
   switch (type) {
     case DType::Q8_0:
-      return drive<LegacyKernel<Dot, Q8_0Format>>;
+      return matvec_rows<LegacyKernel<Dot, Q8_0Format>>;
     case DType::Q4_0:
-      return drive<LegacyKernel<Dot, Q4_0Format>>;
+      return matvec_rows<LegacyKernel<Dot, Q4_0Format>>;
     case DType::Q4_1:
-      return drive<LegacyKernel<Dot, Q4_1Format>>;
+      return matvec_rows<LegacyKernel<Dot, Q4_1Format>>;
     case DType::Q5_0:
-      return drive<LegacyKernel<Dot, Q5_0Format>>;
+      return matvec_rows<LegacyKernel<Dot, Q5_0Format>>;
     case DType::Q5_1:
-      return drive<LegacyKernel<Dot, Q5_1Format>>;
+      return matvec_rows<LegacyKernel<Dot, Q5_1Format>>;
     case DType::Q2_K:
-      return drive<Q2_KKernel<Dot>>;
+      return matvec_rows<Q2_KKernel<Dot>>;
     case DType::Q3_K:
-      return drive<Q3_KKernel<Dot>>;
+      return matvec_rows<Q3_KKernel<Dot>>;
     case DType::Q4_K:
-      return drive<ScaleMinKernel<Dot, false>>;
+      return matvec_rows<ScaleMinKernel<Dot, false>>;
     case DType::Q5_K:
-      return drive<ScaleMinKernel<Dot, true>>;
+      return matvec_rows<ScaleMinKernel<Dot, true>>;
     case DType::Q6_K:
-      return drive<Q6_KKernel<Dot>>;
+      return matvec_rows<Q6_KKernel<Dot>>;
     default:
       return nullptr;
   }

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <type_traits>
 
+#include "kernels/matvec_driver.h"
 #include "kernels/x86_avx2/common.h"
 #include "kernels/x86_avx2/kernels_avx2.h"
 #include "tensor/blocks.h"
@@ -14,49 +15,12 @@
 namespace pocket::kernels::avx2 {
 namespace {
 
-constexpr int kRows = 4;
-
-// Software prefetch distance: the same block a whole number of row groups ahead, about 12 KiB
-// on. Mapped model files sit on 4 KiB pages, where the hardware prefetchers stop at every
-// page boundary; measured on the target VM, one group ahead (often under a page) reached
-// ~16 GB/s per core, ~12 KiB ahead ~25-29 GB/s.
-constexpr size_t kPrefetchBytes = 12 * 1024;
-inline size_t prefetch_distance(size_t w_stride) {
-  const size_t groups = (kPrefetchBytes + kRows * w_stride - 1) / (kRows * w_stride);
-  return groups * kRows * w_stride;
-}
-
+// Rows walked by matvec_rows after a prefetch of the chunk's first stretch.
 template <class Kernel>
 void drive(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* x,
            size_t x_stride, int64_t n_tokens, float* y, int64_t y_stride) {
-  const auto* wb = static_cast<const uint8_t*>(w);
-  const auto* xb = static_cast<const uint8_t*>(x);
-  // The kernels prefetch a fixed distance ahead, so the first stretch of a chunk would come in
-  // by demand misses: request it up front.
-  const size_t lead = std::min(static_cast<size_t>(n_rows) * w_stride, prefetch_distance(w_stride));
-  for (size_t off = 0; off < lead; off += 64) _mm_prefetch(reinterpret_cast<const char*>(wb + off), _MM_HINT_T0);
-  float out[kRows];
-  int64_t r = 0;
-  for (; r + kRows <= n_rows; r += kRows) {
-    for (int64_t t = 0; t < n_tokens; ++t) {
-      Kernel::template run<kRows>(n, wb + static_cast<size_t>(r) * w_stride, w_stride,
-                                  xb + static_cast<size_t>(t) * x_stride, out);
-      for (int i = 0; i < kRows; ++i) y[t * y_stride + r + i] = out[i];
-    }
-  }
-  for (; r < n_rows; ++r) {
-    for (int64_t t = 0; t < n_tokens; ++t) {
-      Kernel::template run<1>(n, wb + static_cast<size_t>(r) * w_stride, w_stride,
-                              xb + static_cast<size_t>(t) * x_stride, out);
-      y[t * y_stride + r] = out[0];
-    }
-  }
-}
-
-template <class Block>
-inline void prefetch_ahead(const Block& b, size_t ahead) {
-  const char* p = reinterpret_cast<const char*>(&b) + ahead;
-  for (size_t off = 0; off < sizeof(Block); off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
+  prefetch_lead(w, n_rows, w_stride);
+  matvec_rows<Kernel>(n, w, w_stride, n_rows, x, x_stride, n_tokens, y, y_stride);
 }
 
 template <class Block>
