@@ -111,40 +111,15 @@ void attention(const AttentionParams& p, const float* q, int64_t n_queries, cons
       attention_row_q8_0(table, a);
       return;
     }
+    const AttentionRow row{qi, p.head_dim, heads_per_task, p.head_dim,
+                           reinterpret_cast<const uint16_t*>(kb),
+                           reinterpret_cast<const uint16_t*>(vb), kv_stride, first, last, p.scale,
+                           p.softcap, oi};
     if (flash) {
-      AttentionFlashArgs a{};
-      a.q = qi;
-      a.head_stride = p.head_dim;
-      a.n_heads = heads_per_task;
-      a.head_dim = p.head_dim;
-      a.k = reinterpret_cast<const uint16_t*>(kb);
-      a.v = reinterpret_cast<const uint16_t*>(vb);
-      a.kv_stride = kv_stride;
-      a.first = first;
-      a.last = last;
-      a.scale = p.scale;
-      a.softcap = p.softcap;
-      a.scratch = mine;
-      a.out = oi;
-      table.attention_flash(a);
+      table.attention_flash(AttentionFlashArgs{row, mine});
       return;
     }
-    AttentionRowArgs a{};
-    a.head_stride = p.head_dim;
-    a.n_heads = heads_per_task;
-    a.head_dim = p.head_dim;
-    a.kv_stride = kv_stride;
-    a.n_kv = n_kv;
-    a.scale = p.scale;
-    a.softcap = p.softcap;
-    a.scores = mine;
-    a.scratch = mine + heads_per_task * n_kv;
-    a.first = first;
-    a.last = last;
-    a.q = qi;
-    a.out = oi;
-    a.k = reinterpret_cast<const uint16_t*>(kb);
-    a.v = reinterpret_cast<const uint16_t*>(vb);
+    const AttentionRowArgs a{row, n_kv, mine, mine + heads_per_task * n_kv};
     table.attention_row(a);
   };
   // One task per chunk, claimed dynamically: later queries (more keys) cost more.

@@ -40,9 +40,9 @@ struct GemmOps {
 using SwigluFn = void (*)(const float* gate, const float* up, int64_t n, float* out);
 using ToF16Fn = void (*)(const float* x, uint16_t* out, int64_t n);
 // One query row against keys/values [first, last) of one KV head, for `n_heads` query heads
-// that share it (q, out: [n_heads][head_dim], head_stride floats apart). Scores go to
-// scores[first..last) for each head in turn (scratch of n_heads * n_kv floats).
-struct AttentionRowArgs {
+// that share it (q, out: [n_heads][head_dim], head_stride floats apart): what both attention
+// kernels are given.
+struct AttentionRow {
   const float* q;
   int64_t head_stride;
   int n_heads;
@@ -51,34 +51,27 @@ struct AttentionRowArgs {
   const uint16_t* v;
   int64_t kv_stride;
   int64_t first, last;
-  int64_t n_kv;
   float scale;
   float softcap;
+  float* out;
+};
+
+// The two-pass kernel: scores go to scores[first..last) for each head in turn (scratch of
+// n_heads * n_kv floats).
+struct AttentionRowArgs : AttentionRow {
+  int64_t n_kv;
   float* scores;   // [n_heads][n_kv]
   float* scratch;  // [2 * head_dim] floats
-  float* out;
 };
 using AttentionRowFn = void (*)(const AttentionRowArgs& args);
 
-// Fused ("flash") attention of one query row against keys/values [first, last) of one KV head,
-// for `n_heads` query heads that share it: one pass over the keys in tiles of kFlashTile, with
-// an online softmax per head (running maximum and sum; the accumulated values are rescaled once
-// per tile when the maximum grows), so nothing of size n_kv is kept. q is rounded to f16 for
-// q.k as in the two-pass kernel; the weights stay f32. An empty range gives zeros.
+// Fused ("flash") attention: one pass over the keys in tiles of kFlashTile, with an online
+// softmax per head (running maximum and sum; the accumulated values are rescaled once per
+// tile when the maximum grows), so nothing of size n_kv is kept. q is rounded to f16 for q.k
+// as in the two-pass kernel; the weights stay f32. An empty range gives zeros.
 constexpr int kFlashTile = 32;
-struct AttentionFlashArgs {
-  const float* q;  // [n_heads][head_dim], head_stride floats apart
-  int64_t head_stride;
-  int n_heads;
-  int head_dim;
-  const uint16_t* k;  // row j at k + j * kv_stride
-  const uint16_t* v;
-  int64_t kv_stride;
-  int64_t first, last;
-  float scale;
-  float softcap;
+struct AttentionFlashArgs : AttentionRow {
   float* scratch;  // attention_flash_scratch(n_heads, head_dim) floats
-  float* out;
 };
 // Scratch floats of one call: q at f16 and the value sums ([n_heads][head_dim] each), one
 // tile of weights, a running maximum and sum per head.

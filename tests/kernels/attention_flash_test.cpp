@@ -199,8 +199,9 @@ TEST(AttentionFlash, EmptyRangeGivesZeros) {
   for (const auto& isa : all_isas()) {
     std::vector<float> scratch(static_cast<size_t>(kernels::attention_flash_scratch(2, 64)));
     std::vector<float> out(128, -7.0f);
-    kernels::AttentionFlashArgs a{d.q.data(), 64, 2,      64,   d.k.data(),     d.v.data(), 64,
-                                  2,          2,  0.125f, 0.0f, scratch.data(), out.data()};
+    const kernels::AttentionRow row{d.q.data(), 64, 2,      64,  d.k.data(), d.v.data(),
+                                    64,         2,  2,      0.125f, 0.0f, out.data()};
+    const kernels::AttentionFlashArgs a{row, scratch.data()};
     kernels::table_for(isa)->attention_flash(a);
     for (float x : out) ASSERT_EQ(x, 0.0f) << isa;
   }
