@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "kernels/ref/ops.h"
+#include "kernels/static_count.h"
 #include "kernels/x86_avx2/common.h"
 #include "kernels/x86_avx2/kernels_avx2.h"
 
@@ -157,32 +158,9 @@ void accumulate_values(float* acc, int head_dim, float c, const float* w, int n,
   for (int d = 0; d < head_dim; d += kChunk) {
     float* a = acc + d;
     const uint16_t* vd = v + d;
-    switch (std::min(kChunk, head_dim - d) / 8) {
-      case 1:
-        accumulate_chunk<1>(a, c, w, n, vd, kv_stride);
-        break;
-      case 2:
-        accumulate_chunk<2>(a, c, w, n, vd, kv_stride);
-        break;
-      case 3:
-        accumulate_chunk<3>(a, c, w, n, vd, kv_stride);
-        break;
-      case 4:
-        accumulate_chunk<4>(a, c, w, n, vd, kv_stride);
-        break;
-      case 5:
-        accumulate_chunk<5>(a, c, w, n, vd, kv_stride);
-        break;
-      case 6:
-        accumulate_chunk<6>(a, c, w, n, vd, kv_stride);
-        break;
-      case 7:
-        accumulate_chunk<7>(a, c, w, n, vd, kv_stride);
-        break;
-      default:
-        accumulate_chunk<8>(a, c, w, n, vd, kv_stride);
-        break;
-    }
+    with_count<8>(std::min(kChunk, head_dim - d) / 8, [&](auto n_vecs) {
+      accumulate_chunk<n_vecs>(a, c, w, n, vd, kv_stride);
+    });
   }
 }
 

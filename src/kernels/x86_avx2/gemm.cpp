@@ -7,6 +7,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "kernels/static_count.h"
 #include "kernels/x86_avx2/common.h"
 #include "kernels/x86_avx2/kernels_avx2.h"
 #include "tensor/blocks.h"
@@ -410,20 +411,9 @@ void compute(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const vo
         }
       }
       const auto* g = static_cast<const uint8_t*>(groups);
-      switch (rows) {
-        case 4:
-          over_groups<F, 4>(tile, g, lay, k0, kc, n_tokens, y + r0, y_stride);
-          break;
-        case 3:
-          over_groups<F, 3>(tile, g, lay, k0, kc, n_tokens, y + r0, y_stride);
-          break;
-        case 2:
-          over_groups<F, 2>(tile, g, lay, k0, kc, n_tokens, y + r0, y_stride);
-          break;
-        default:
-          over_groups<F, 1>(tile, g, lay, k0, kc, n_tokens, y + r0, y_stride);
-          break;
-      }
+      with_count<4>(rows, [&](auto tile_rows) {
+        over_groups<F, tile_rows>(tile, g, lay, k0, kc, n_tokens, y + r0, y_stride);
+      });
     }
   }
 }

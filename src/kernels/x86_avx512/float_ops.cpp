@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/static_count.h"
 #include "kernels/x86_avx512/common.h"
 #include "kernels/x86_avx512/kernels_avx512.h"
 
@@ -208,32 +209,9 @@ void accumulate_values(float* acc, int head_dim, float c, const float* w, int n,
     const int dims = std::min(kChunk, head_dim - d);
     float* a = acc + d;
     const uint16_t* vd = v + d;
-    switch ((dims + 15) / 16) {
-      case 1:
-        accumulate_chunk<1>(a, dims, c, w, n, vd, kv_stride);
-        break;
-      case 2:
-        accumulate_chunk<2>(a, dims, c, w, n, vd, kv_stride);
-        break;
-      case 3:
-        accumulate_chunk<3>(a, dims, c, w, n, vd, kv_stride);
-        break;
-      case 4:
-        accumulate_chunk<4>(a, dims, c, w, n, vd, kv_stride);
-        break;
-      case 5:
-        accumulate_chunk<5>(a, dims, c, w, n, vd, kv_stride);
-        break;
-      case 6:
-        accumulate_chunk<6>(a, dims, c, w, n, vd, kv_stride);
-        break;
-      case 7:
-        accumulate_chunk<7>(a, dims, c, w, n, vd, kv_stride);
-        break;
-      default:
-        accumulate_chunk<8>(a, dims, c, w, n, vd, kv_stride);
-        break;
-    }
+    with_count<8>((dims + 15) / 16, [&](auto n_vecs) {
+      accumulate_chunk<n_vecs>(a, dims, c, w, n, vd, kv_stride);
+    });
   }
 }
 
@@ -267,37 +245,11 @@ void swiglu(const float* gate, const float* up, int64_t n, float* out) {
 }
 
 void attention_row(const AttentionRowArgs& a) {
-  switch ((a.head_dim + 15) / 16) {
-    case 1:
-      attention_heads<1>(a);
-      break;
-    case 2:
-      attention_heads<2>(a);
-      break;
-    case 3:
-      attention_heads<3>(a);
-      break;
-    case 4:
-      attention_heads<4>(a);
-      break;
-    case 5:
-      attention_heads<5>(a);
-      break;
-    case 6:
-      attention_heads<6>(a);
-      break;
-    case 7:
-      attention_heads<7>(a);
-      break;
-    case 8:
-      attention_heads<8>(a);
-      break;
-    case 16:
-      attention_heads<16>(a);
-      break;
-    default:
-      attention_heads<kMaxVecs>(a);
-      break;
+  const int n_vecs = (a.head_dim + 15) / 16;
+  if (n_vecs > 8) {
+    attention_heads<kMaxVecs>(a);
+  } else {
+    with_count<8>(n_vecs, [&](auto vecs) { attention_heads<vecs>(a); });
   }
 }
 

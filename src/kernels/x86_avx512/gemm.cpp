@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/static_count.h"
 #include "kernels/x86_avx512/common.h"
 #include "kernels/x86_avx512/kernels_avx512.h"
 #include "tensor/blocks.h"
@@ -514,21 +515,9 @@ void compute(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const vo
         }
       }
       const auto* g = static_cast<const uint8_t*>(groups);
-      float* yr = y + r0;
-      switch (rows) {
-        case 4:
-          tile_over_groups<F, 4>(tile, g, lay, k0, kc, n_tokens, yr, y_stride);
-          break;
-        case 3:
-          tile_over_groups<F, 3>(tile, g, lay, k0, kc, n_tokens, yr, y_stride);
-          break;
-        case 2:
-          tile_over_groups<F, 2>(tile, g, lay, k0, kc, n_tokens, yr, y_stride);
-          break;
-        default:
-          tile_over_groups<F, 1>(tile, g, lay, k0, kc, n_tokens, yr, y_stride);
-          break;
-      }
+      with_count<4>(rows, [&](auto tile_rows) {
+        tile_over_groups<F, tile_rows>(tile, g, lay, k0, kc, n_tokens, y + r0, y_stride);
+      });
     }
   }
 }
