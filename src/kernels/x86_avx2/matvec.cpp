@@ -50,20 +50,43 @@ inline __m128i row_sums(const __m256i* v) {
   }
 }
 
-// R f16 values, `stride` bytes apart, as floats in the first R lanes (register inserts: a
-// store to memory and a wider load back would stall on store forwarding).
-inline int load_u16(const uint8_t* p) {
+// Exact integer sums of R 4-lane registers, one per lane.
+template <int R>
+inline __m128i row_sums(const __m128i* v) {
+  if constexpr (R == 4) {
+    const __m128i ab = _mm_add_epi32(_mm_unpacklo_epi32(v[0], v[1]), _mm_unpackhi_epi32(v[0], v[1]));
+    const __m128i cd = _mm_add_epi32(_mm_unpacklo_epi32(v[2], v[3]), _mm_unpackhi_epi32(v[2], v[3]));
+    return _mm_add_epi32(_mm_unpacklo_epi64(ab, cd), _mm_unpackhi_epi64(ab, cd));
+  } else {
+    __m256i wide[R];
+    for (int r = 0; r < R; ++r) wide[r] = _mm256_zextsi128_si256(v[r]);
+    return row_sums<R>(wide);
+  }
+}
+
+// R f16 values, `stride` bytes apart, as floats in the first R lanes: gathered in a
+// general-purpose register (scalar loads and shifts run beside the vector pipes), then one
+// move and one conversion.
+inline uint64_t load_u16(const uint8_t* p) {
   uint16_t v;
   std::memcpy(&v, p, 2);
   return v;
 }
 template <int R>
 inline __m128 f16_lanes(const uint8_t* p, size_t stride) {
-  __m128i h = _mm_cvtsi32_si128(load_u16(p));
-  if constexpr (R > 1) h = _mm_insert_epi16(h, load_u16(p + stride), 1);
-  if constexpr (R > 2) h = _mm_insert_epi16(h, load_u16(p + 2 * stride), 2);
-  if constexpr (R > 3) h = _mm_insert_epi16(h, load_u16(p + 3 * stride), 3);
-  return _mm_cvtph_ps(h);
+  uint64_t bits = load_u16(p);
+  if constexpr (R > 1) bits |= load_u16(p + stride) << 16;
+  if constexpr (R > 2) bits |= load_u16(p + 2 * stride) << 32;
+  if constexpr (R > 3) bits |= load_u16(p + 3 * stride) << 48;
+  return _mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<long long>(bits)));
+}
+
+// Byte-shuffle control that broadcasts 16-bit word `lo` (of the eight in a 128-bit lane) to
+// the whole low lane and word `hi` to the whole high lane: one vpshufb per scale vector, where
+// a scalar extract and broadcast would take three or four instructions.
+inline __m256i word_broadcast_control(int lo, int hi) {
+  auto lane = [](int w) { return _mm_set1_epi16(static_cast<short>((2 * w + 1) << 8 | (2 * w))); };
+  return _mm256_set_m128i(lane(hi), lane(lo));
 }
 
 template <int R>
@@ -126,6 +149,9 @@ struct Q4_0Kernel {
   }
 };
 
+// Q4_K / Q5_K x Q8_K. Per row and super-block: the eight 6-bit scales as words in both 128-bit
+// lanes (one shuffle broadcasts a sub-block's scale to a whole register), the mins against
+// the activations' per-sub-block sums as one 16-bit multiply-add.
 template <bool kFifthBit>
 struct ScaleMinKernel {
   using Block = std::conditional_t<kFifthBit, BlockQ5_K, BlockQ4_K>;
@@ -135,16 +161,28 @@ struct ScaleMinKernel {
     const size_t ahead = prefetch_distance(w_stride);
     const auto* x = reinterpret_cast<const BlockQ8_K*>(xp);
     const __m256i low = _mm256_set1_epi8(0x0f);
+    // Sub-blocks 2j (low nibbles) and 2j + 1 (high nibbles) of 64-element group j: the low
+    // nibble register covers elements 64j + [0, 32), both lanes sub-block 2j.
+    const __m256i ctl[8] = {word_broadcast_control(0, 0), word_broadcast_control(1, 1),
+                            word_broadcast_control(2, 2), word_broadcast_control(3, 3),
+                            word_broadcast_control(4, 4), word_broadcast_control(5, 5),
+                            word_broadcast_control(6, 6), word_broadcast_control(7, 7)};
     __m128 acc = _mm_setzero_ps();
     for (int64_t b = 0; b < n / kQKK; ++b) {
       const BlockQ8_K& xb = x[b];
-      const __m256i bsums = load256(xb.bsums);
-      __m256i isums[R], minv[R];
+      // Activation sums of the eight 32-element sub-blocks (|sum| <= 32 * 127: int16).
+      const __m256i pairs = _mm256_madd_epi16(load256(xb.bsums), _mm256_set1_epi16(1));
+      const __m128i sub_sums =
+          _mm_packs_epi32(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1));
+      __m256i isums[R];
+      __m128i min_sums[R];
       for (int r = 0; r < R; ++r) {
         const Block& wb = block_at<Block>(w, w_stride, r, b);
         prefetch_ahead(wb, ahead);
         uint64_t sc8, m8;
         unpack_scales_k4(wb.scales, &sc8, &m8);
+        const __m256i sc = _mm256_broadcastsi128_si256(
+            _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<long long>(sc8))));
         __m256i isum = _mm256_setzero_si256();
         __m256i qh;
         if constexpr (kFifthBit) qh = load256(wb.qh);
@@ -153,25 +191,21 @@ struct ScaleMinKernel {
           __m256i lo = _mm256_and_si256(v, low);
           __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
           if constexpr (kFifthBit) {
-            // Element 64j + 32h + l: fifth bit at bit 2j + h of qh[l].
-            const __m256i b_lo = _mm256_set1_epi8(static_cast<char>(1 << (2 * j)));
-            const __m256i b_hi = _mm256_set1_epi8(static_cast<char>(1 << (2 * j + 1)));
+            // Element 64j + 32h + l: fifth bit at bit 2j + h of qh[l], moved to bit 4.
             const __m256i sixteen = _mm256_set1_epi8(16);
-            lo = _mm256_or_si256(
-                lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, b_lo), b_lo), sixteen));
-            hi = _mm256_or_si256(
-                hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, b_hi), b_hi), sixteen));
+            lo = _mm256_or_si256(lo, _mm256_and_si256(shift_bits(qh, 4 - 2 * j), sixteen));
+            hi = _mm256_or_si256(hi, _mm256_and_si256(shift_bits(qh, 3 - 2 * j), sixteen));
           }
           const __m256i p_lo = _mm256_maddubs_epi16(lo, load256(xb.qs + 64 * j));
           const __m256i p_hi = _mm256_maddubs_epi16(hi, load256(xb.qs + 64 * j + 32));
-          const auto sc_lo = static_cast<short>((sc8 >> (16 * j)) & 0xff);
-          const auto sc_hi = static_cast<short>((sc8 >> (16 * j + 8)) & 0xff);
-          isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p_lo, _mm256_set1_epi16(sc_lo)));
-          isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p_hi, _mm256_set1_epi16(sc_hi)));
+          isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p_lo, _mm256_shuffle_epi8(sc, ctl[2 * j])));
+          isum = _mm256_add_epi32(isum,
+                                  _mm256_madd_epi16(p_hi, _mm256_shuffle_epi8(sc, ctl[2 * j + 1])));
         }
-        const __m256i m = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(m8)));
-        minv[r] = _mm256_madd_epi16(bsums, _mm256_or_si256(m, _mm256_slli_epi32(m, 16)));
         isums[r] = isum;
+        // sum_i m_i * (activation sum of sub-block i)
+        min_sums[r] = _mm_madd_epi16(
+            _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<long long>(m8))), sub_sums);
       }
       // Twin: sum += x.d * d * isum - x.d * dmin * min_sum, one lane per row.
       const uint8_t* first = reinterpret_cast<const uint8_t*>(&block_at<Block>(w, w_stride, 0, b));
@@ -181,19 +215,31 @@ struct ScaleMinKernel {
                      _mm_cvtepi32_ps(row_sums<R>(isums)));
       const __m128 q =
           _mm_mul_ps(_mm_mul_ps(xd, f16_lanes<R>(first + offsetof(Block, dmin), w_stride)),
-                     _mm_cvtepi32_ps(row_sums<R>(minv)));
+                     _mm_cvtepi32_ps(row_sums<R>(min_sums)));
       acc = _mm_add_ps(acc, _mm_sub_ps(p, q));
     }
     store_rows<R>(acc, out);
   }
+
+  // Bits moved left by `by` (right by -by) within 16-bit words; callers mask one bit per byte
+  // that never crosses a byte boundary.
+  static __m256i shift_bits(__m256i v, int by) {
+    return by >= 0 ? _mm256_sll_epi16(v, _mm_cvtsi32_si128(by))
+                   : _mm256_srl_epi16(v, _mm_cvtsi32_si128(-by));
+  }
 };
 
+// Q6_K x Q8_K: levels 0..63 standing for level - 32 (the -32 folded into the integer sum via
+// the activations' 16-element sums), int8 scales per 16 elements, broadcast by shuffles.
 struct Q6_KKernel {
   template <int R>
   static void run(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* xp, float* out) {
     const size_t ahead = prefetch_distance(w_stride);
     const auto* x = reinterpret_cast<const BlockQ8_K*>(xp);
-    const __m256i low = _mm256_set1_epi8(0x0f), two = _mm256_set1_epi8(0x03);
+    const __m256i low = _mm256_set1_epi8(0x0f), bits45 = _mm256_set1_epi8(0x30);
+    // Register k of half h holds sub-blocks 8h + 2k (low lane) and 8h + 2k + 1 (high lane).
+    const __m256i ctl[4] = {word_broadcast_control(0, 1), word_broadcast_control(2, 3),
+                            word_broadcast_control(4, 5), word_broadcast_control(6, 7)};
     __m128 acc = _mm_setzero_ps();
     for (int64_t b = 0; b < n / kQKK; ++b) {
       const BlockQ8_K& xb = x[b];
@@ -208,27 +254,26 @@ struct Q6_KKernel {
         __m256i isum = _mm256_sub_epi32(_mm256_setzero_si256(),
                                         _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsums), 5));
         for (int h = 0; h < 2; ++h) {
+          // Scales 8h..8h+7 as words in both lanes.
+          const __m256i sc = h == 0 ? _mm256_permute2x128_si256(sc16, sc16, 0x00)
+                                    : _mm256_permute2x128_si256(sc16, sc16, 0x11);
           const __m256i ql0 = load256(wb.ql + 64 * h), ql1 = load256(wb.ql + 64 * h + 32);
           const __m256i qh = load256(wb.qh + 32 * h);
+          // Elements 128h + 32k + l: low bits from ql (nibble k / 2 of ql[64h + 32(k % 2) + l]),
+          // high bits 2k, 2k + 1 of qh[32h + l] moved to bits 4, 5.
           const __m256i q[4] = {
               _mm256_or_si256(_mm256_and_si256(ql0, low),
-                              _mm256_slli_epi16(_mm256_and_si256(qh, two), 4)),
-              _mm256_or_si256(
-                  _mm256_and_si256(ql1, low),
-                  _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), two), 4)),
-              _mm256_or_si256(
-                  _mm256_and_si256(_mm256_srli_epi16(ql0, 4), low),
-                  _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), two), 4)),
-              _mm256_or_si256(
-                  _mm256_and_si256(_mm256_srli_epi16(ql1, 4), low),
-                  _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), two), 4)),
+                              _mm256_and_si256(_mm256_slli_epi16(qh, 4), bits45)),
+              _mm256_or_si256(_mm256_and_si256(ql1, low),
+                              _mm256_and_si256(_mm256_slli_epi16(qh, 2), bits45)),
+              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low),
+                              _mm256_and_si256(qh, bits45)),
+              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low),
+                              _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits45)),
           };
           for (int k = 0; k < 4; ++k) {
-            const int s = 8 * h + 2 * k;  // sub-blocks s, s + 1 in the two halves
             const __m256i p = _mm256_maddubs_epi16(q[k], load256(xb.qs + 128 * h + 32 * k));
-            const __m256i scv =
-                _mm256_set_m128i(_mm_set1_epi16(wb.scales[s + 1]), _mm_set1_epi16(wb.scales[s]));
-            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, scv));
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, _mm256_shuffle_epi8(sc, ctl[k])));
           }
         }
         isums[r] = isum;
