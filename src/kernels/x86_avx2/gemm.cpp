@@ -1,8 +1,16 @@
-// AVX2 GEMM for prefill: the token-lane scheme of x86_avx512/gemm.cpp with 8 tokens per
-// register and maddubs + madd instead of vpdpbusd, bit-identical to the scalar vec_dot like
-// it. Weight rows are unpacked by portable code (the cost is shared by every token of the
-// batch). Q8_0 keeps signed levels and uses the sign trick (|w| * sign(x, w)), because
-// w + 128 would saturate maddubs' int16 pairs.
+// AVX2 GEMM for prefill, bit-identical to the scalar vec_dot: tokens sit in SIMD lanes (groups
+// of 8 tokens, their activations packed as [k/4][8 tokens][4 bytes]) and each weight row's
+// four levels at k are broadcast against them (maddubs). Not the AVX-512 kernel's vpdpbusd:
+// maddubs yields int16 pairs, so the pairs of several steps are summed in int16 (as many as
+// the format's largest level allows without overflow, kSteps) before one multiply-add widens
+// them, with the sub-block's scale for the K-quants. Integer parts are exact in any order;
+// the float part is the twin's sequence of operations, one token per lane.
+//
+// Blocking: for each block of up to 64 tokens and panel of 64 rows, K is walked in chunks of
+// 256: each 4-row tile's chunk is unpacked (levels as bytes, scales in broadcast-ready words)
+// and multiplied with the block's packed activations of the chunk (16 KiB, in L1), the sums
+// staying in a per-thread accumulator panel. Q8_0 keeps signed levels and uses the sign trick
+// (|w| * sign(x, w)): w + 128 would saturate maddubs' int16 pairs.
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
@@ -15,9 +23,12 @@
 namespace pocket::kernels::avx2 {
 namespace {
 
-constexpr int kGroup = 8;
-constexpr int kTileRows = 4;
-constexpr int64_t kChunk = 1024;
+constexpr int kGroup = 8;          // tokens per packed group (one register of int32 lanes)
+constexpr int kTileRows = 4;       // weight rows per micro-kernel call
+constexpr int64_t kChunk = kQKK;   // K elements per pass (a whole number of blocks of any type)
+constexpr int kPanelRows = 64;     // rows whose accumulators stay in scratch while K is walked
+constexpr int kBlockGroups = 8;    // token groups per pass over the weights
+constexpr int kPanelTiles = kPanelRows / kTileRows;
 
 enum class Act { Q8_0, Q8_1, Q8_K };
 template <Act A>
@@ -41,19 +52,38 @@ struct ActTraits<Act::Q8_K> {
   static float d(const Block& b) { return b.d; }
 };
 
-// ---- formats (see x86_avx512/gemm.cpp): levels q stand for q - kOffset ----
-struct ScaleOut {
-  float* d;       // one per block
-  float* m;       // one per block: legacy offset m, K-quant dmin
-  int32_t* sc;    // K-quants: one per sub-block
-  int32_t* mins;  // K-quants with mins: one per sub-block
+inline __m256i load256(const void* p) {
+  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
+inline void store256(void* p, __m256i v) {
+  _mm256_storeu_si256(static_cast<__m256i*>(p), v);
+}
+// Two int16 values in one int32 (low, high): what vpbroadcastd spreads over a register for a
+// 16-bit multiply-add.
+inline int32_t word_pair(int lo, int hi) {
+  return static_cast<int32_t>((static_cast<uint32_t>(static_cast<uint16_t>(lo))) |
+                              (static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16));
+}
+
+// One unpacked row of a tile, for kChunk elements: levels as bytes (unsigned, standing for
+// level - kOffset; Q8_0: |w| with the signed levels beside them), and the scales.
+struct RowOut {
+  uint8_t* q;        // [kChunk]
+  int8_t* q_signed;  // [kChunk], Q8_0 only
+  float* d;          // [blocks]
+  float* m;          // [blocks]: legacy offset m, K-quant dmin
+  int32_t* sc;       // K-quants [sub-blocks]: word_pair(sc, sc)
+  int32_t* sc_pair;  // K-quants with an offset [sub-blocks / 2]: word_pair(sc_2i, sc_2i+1)
+  int32_t* m_pair;   // K-quants with mins [sub-blocks / 2]: word_pair(m_2i, m_2i+1)
 };
 
+// ---- formats: levels q stand for q - kOffset; kQMax bounds q (for kSteps) ----
+
 inline void nibbles_legacy(const uint8_t* qs, uint8_t* q) {
-  for (int j = 0; j < 16; ++j) {
-    q[j] = qs[j] & 0x0f;
-    q[j + 16] = qs[j] >> 4;
-  }
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m128i low = _mm_set1_epi8(0x0f);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm_and_si128(v, low));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16), _mm_and_si128(_mm_srli_epi16(v, 4), low));
 }
 inline void fifth_bits(const uint8_t* qh_bytes, uint8_t* q) {
   const uint32_t qh = load_u32(qh_bytes);
@@ -63,98 +93,134 @@ inline void fifth_bits(const uint8_t* qh_bytes, uint8_t* q) {
 struct FmtQ8_0 {
   using Block = BlockQ8_0;
   static constexpr Act kAct = Act::Q8_0;
-  static constexpr int kBlock = kQK, kSub = 32, kOffset = 0;
+  static constexpr int kBlock = kQK, kSub = 32, kOffset = 0, kQMax = 128;
   static constexpr bool kMin = false, kSigned = true;
-  static void unpack(const Block& b, uint8_t* q, const ScaleOut& o) {
-    std::memcpy(q, b.qs, 32);
-    o.d[0] = f16_scalar(b.d);
+  static void unpack(const Block& b, int64_t e, const RowOut& o) {
+    const __m256i v = load256(b.qs);
+    store256(o.q + e, _mm256_sign_epi8(v, v));
+    store256(o.q_signed + e, v);
+    o.d[e / kBlock] = f16_scalar(b.d);
   }
 };
 struct FmtQ4_0 {
   using Block = BlockQ4_0;
   static constexpr Act kAct = Act::Q8_0;
-  static constexpr int kBlock = kQK, kSub = 32, kOffset = 8;
+  static constexpr int kBlock = kQK, kSub = 32, kOffset = 8, kQMax = 15;
   static constexpr bool kMin = false, kSigned = false;
-  static void unpack(const Block& b, uint8_t* q, const ScaleOut& o) {
-    nibbles_legacy(b.qs, q);
-    o.d[0] = f16_scalar(b.d);
+  static void unpack(const Block& b, int64_t e, const RowOut& o) {
+    nibbles_legacy(b.qs, o.q + e);
+    o.d[e / kBlock] = f16_scalar(b.d);
   }
 };
 struct FmtQ4_1 {
   using Block = BlockQ4_1;
   static constexpr Act kAct = Act::Q8_1;
-  static constexpr int kBlock = kQK, kSub = 32, kOffset = 0;
+  static constexpr int kBlock = kQK, kSub = 32, kOffset = 0, kQMax = 15;
   static constexpr bool kMin = true, kSigned = false;
-  static void unpack(const Block& b, uint8_t* q, const ScaleOut& o) {
-    nibbles_legacy(b.qs, q);
-    o.d[0] = f16_scalar(b.d);
-    o.m[0] = f16_scalar(b.m);
+  static void unpack(const Block& b, int64_t e, const RowOut& o) {
+    nibbles_legacy(b.qs, o.q + e);
+    o.d[e / kBlock] = f16_scalar(b.d);
+    o.m[e / kBlock] = f16_scalar(b.m);
   }
 };
 struct FmtQ5_0 {
   using Block = BlockQ5_0;
   static constexpr Act kAct = Act::Q8_0;
-  static constexpr int kBlock = kQK, kSub = 32, kOffset = 16;
+  static constexpr int kBlock = kQK, kSub = 32, kOffset = 16, kQMax = 31;
   static constexpr bool kMin = false, kSigned = false;
-  static void unpack(const Block& b, uint8_t* q, const ScaleOut& o) {
-    nibbles_legacy(b.qs, q);
-    fifth_bits(b.qh, q);
-    o.d[0] = f16_scalar(b.d);
+  static void unpack(const Block& b, int64_t e, const RowOut& o) {
+    nibbles_legacy(b.qs, o.q + e);
+    fifth_bits(b.qh, o.q + e);
+    o.d[e / kBlock] = f16_scalar(b.d);
   }
 };
 struct FmtQ5_1 {
   using Block = BlockQ5_1;
   static constexpr Act kAct = Act::Q8_1;
-  static constexpr int kBlock = kQK, kSub = 32, kOffset = 0;
+  static constexpr int kBlock = kQK, kSub = 32, kOffset = 0, kQMax = 31;
   static constexpr bool kMin = true, kSigned = false;
-  static void unpack(const Block& b, uint8_t* q, const ScaleOut& o) {
-    nibbles_legacy(b.qs, q);
-    fifth_bits(b.qh, q);
-    o.d[0] = f16_scalar(b.d);
-    o.m[0] = f16_scalar(b.m);
+  static void unpack(const Block& b, int64_t e, const RowOut& o) {
+    nibbles_legacy(b.qs, o.q + e);
+    fifth_bits(b.qh, o.q + e);
+    o.d[e / kBlock] = f16_scalar(b.d);
+    o.m[e / kBlock] = f16_scalar(b.m);
   }
 };
+
+// Scales and mins of the eight 32-element sub-blocks of Q4_K / Q5_K.
+inline void scale_min_words(const uint8_t* packed, const RowOut& o) {
+  uint64_t sc8, m8;
+  unpack_scales_k4(packed, &sc8, &m8);
+  for (int s = 0; s < 8; ++s) {
+    const int sc = static_cast<int>((sc8 >> (8 * s)) & 0xff);
+    o.sc[s] = word_pair(sc, sc);
+  }
+  for (int i = 0; i < 4; ++i) {
+    o.m_pair[i] = word_pair(static_cast<int>((m8 >> (16 * i)) & 0xff),
+                            static_cast<int>((m8 >> (16 * i + 8)) & 0xff));
+  }
+}
+
 template <bool kFifthBit>
 struct FmtScaleMin {
   using Block = std::conditional_t<kFifthBit, BlockQ5_K, BlockQ4_K>;
   static constexpr Act kAct = Act::Q8_K;
-  static constexpr int kBlock = kQKK, kSub = 32, kOffset = 0;
+  static constexpr int kBlock = kQKK, kSub = 32, kOffset = 0, kQMax = kFifthBit ? 31 : 15;
   static constexpr bool kMin = true, kSigned = false;
-  static void unpack(const Block& b, uint8_t* q, const ScaleOut& o) {
-    for (int e = 0; e < kQKK; ++e) {  // element 64j + 32h + l: nibble h of qs[32j + l]
-      const int j = e / 64, h = (e % 64) / 32, l = e % 32;
-      uint8_t v = (b.qs[32 * j + l] >> (4 * h)) & 0x0f;
-      if constexpr (kFifthBit) v = static_cast<uint8_t>(v | (((b.qh[l] >> (2 * j + h)) & 1) << 4));
-      q[e] = v;
+  static void unpack(const Block& b, int64_t e, const RowOut& o) {
+    // Element 64j + 32h + l: nibble h of qs[32j + l] (+ 16 * bit 2j + h of qh[l]).
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    __m256i qh;
+    if constexpr (kFifthBit) qh = load256(b.qh);
+    for (int j = 0; j < 4; ++j) {
+      const __m256i v = load256(b.qs + 32 * j);
+      __m256i lo = _mm256_and_si256(v, low);
+      __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+      if constexpr (kFifthBit) {
+        const __m256i sixteen = _mm256_set1_epi8(16);
+        const __m256i b_lo = _mm256_set1_epi8(static_cast<char>(1 << (2 * j)));
+        const __m256i b_hi = _mm256_set1_epi8(static_cast<char>(1 << (2 * j + 1)));
+        lo = _mm256_or_si256(
+            lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, b_lo), b_lo), sixteen));
+        hi = _mm256_or_si256(
+            hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, b_hi), b_hi), sixteen));
+      }
+      store256(o.q + e + 64 * j, lo);
+      store256(o.q + e + 64 * j + 32, hi);
     }
-    uint64_t sc8, m8;
-    unpack_scales_k4(b.scales, &sc8, &m8);
-    for (int s = 0; s < 8; ++s) {
-      o.sc[s] = static_cast<int32_t>((sc8 >> (8 * s)) & 0xff);
-      o.mins[s] = static_cast<int32_t>((m8 >> (8 * s)) & 0xff);
-    }
-    o.d[0] = f16_scalar(b.d);
-    o.m[0] = f16_scalar(b.dmin);
+    scale_min_words(b.scales, o);
+    o.d[e / kBlock] = f16_scalar(b.d);
+    o.m[e / kBlock] = f16_scalar(b.dmin);
   }
 };
 struct FmtQ6_K {
   using Block = BlockQ6_K;
   static constexpr Act kAct = Act::Q8_K;
-  static constexpr int kBlock = kQKK, kSub = 16, kOffset = 32;
+  static constexpr int kBlock = kQKK, kSub = 16, kOffset = 32, kQMax = 63;
   static constexpr bool kMin = false, kSigned = false;
-  static void unpack(const Block& b, uint8_t* q, const ScaleOut& o) {
-    for (int e = 0; e < kQKK; ++e) {
-      const int h = e / 128, k = (e % 128) / 32, l = e % 32;
-      const int low = (b.ql[64 * h + 32 * (k % 2) + l] >> (4 * (k / 2))) & 0x0f;
-      const int high = (b.qh[32 * h + l] >> (2 * k)) & 3;
-      q[e] = static_cast<uint8_t>(low | (high << 4));
+  static void unpack(const Block& b, int64_t e, const RowOut& o) {
+    // Element 128h + 32k + l: nibble k / 2 of ql[64h + 32(k % 2) + l], bits 2k, 2k + 1 of
+    // qh[32h + l] above it.
+    const __m256i low = _mm256_set1_epi8(0x0f), bits45 = _mm256_set1_epi8(0x30);
+    for (int h = 0; h < 2; ++h) {
+      const __m256i ql0 = load256(b.ql + 64 * h), ql1 = load256(b.ql + 64 * h + 32);
+      const __m256i qh = load256(b.qh + 32 * h);
+      uint8_t* q = o.q + e + 128 * h;
+      store256(q, _mm256_or_si256(_mm256_and_si256(ql0, low),
+                                  _mm256_and_si256(_mm256_slli_epi16(qh, 4), bits45)));
+      store256(q + 32, _mm256_or_si256(_mm256_and_si256(ql1, low),
+                                       _mm256_and_si256(_mm256_slli_epi16(qh, 2), bits45)));
+      store256(q + 64, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low),
+                                       _mm256_and_si256(qh, bits45)));
+      store256(q + 96, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low),
+                                       _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits45)));
     }
-    for (int s = 0; s < 16; ++s) o.sc[s] = b.scales[s];
-    o.d[0] = f16_scalar(b.d);
+    for (int s = 0; s < 16; ++s) o.sc[s] = word_pair(b.scales[s], b.scales[s]);
+    for (int i = 0; i < 8; ++i) o.sc_pair[i] = word_pair(b.scales[2 * i], b.scales[2 * i + 1]);
+    o.d[e / kBlock] = f16_scalar(b.d);
   }
 };
-inline void two_bits(const uint8_t* qs,
-                     uint8_t* q) {  // element 128h + 32k + l: bits 2k of qs[32h + l]
+inline void two_bits(const uint8_t* qs, uint8_t* q) {  // element 128h + 32k + l: bits 2k of qs[32h + l]
   for (int e = 0; e < kQKK; ++e) {
     const int h = e / 128, k = (e % 128) / 32, l = e % 32;
     q[e] = (qs[32 * h + l] >> (2 * k)) & 3;
@@ -163,50 +229,73 @@ inline void two_bits(const uint8_t* qs,
 struct FmtQ2_K {
   using Block = BlockQ2_K;
   static constexpr Act kAct = Act::Q8_K;
-  static constexpr int kBlock = kQKK, kSub = 16, kOffset = 0;
+  static constexpr int kBlock = kQKK, kSub = 16, kOffset = 0, kQMax = 3;
   static constexpr bool kMin = true, kSigned = false;
-  static void unpack(const Block& b, uint8_t* q, const ScaleOut& o) {
-    two_bits(b.qs, q);
-    for (int s = 0; s < 16; ++s) {
-      o.sc[s] = b.scales[s] & 0x0f;
-      o.mins[s] = b.scales[s] >> 4;
-    }
-    o.d[0] = f16_scalar(b.d);
-    o.m[0] = f16_scalar(b.dmin);
+  static void unpack(const Block& b, int64_t e, const RowOut& o) {
+    two_bits(b.qs, o.q + e);
+    for (int s = 0; s < 16; ++s) o.sc[s] = word_pair(b.scales[s] & 0x0f, b.scales[s] & 0x0f);
+    for (int i = 0; i < 8; ++i) o.m_pair[i] = word_pair(b.scales[2 * i] >> 4, b.scales[2 * i + 1] >> 4);
+    o.d[e / kBlock] = f16_scalar(b.d);
+    o.m[e / kBlock] = f16_scalar(b.dmin);
   }
 };
 struct FmtQ3_K {
   using Block = BlockQ3_K;
   static constexpr Act kAct = Act::Q8_K;
-  static constexpr int kBlock = kQKK, kSub = 16, kOffset = 4;
+  static constexpr int kBlock = kQKK, kSub = 16, kOffset = 4, kQMax = 7;
   static constexpr bool kMin = false, kSigned = false;
-  static void unpack(const Block& b, uint8_t* q, const ScaleOut& o) {
+  static void unpack(const Block& b, int64_t e, const RowOut& o) {
+    uint8_t* q = o.q + e;
     two_bits(b.qs, q);
-    for (int e = 0; e < kQKK; ++e) {
-      if (b.hmask[e % 32] & (1u << (e / 32))) q[e] = static_cast<uint8_t>(q[e] | 4);
+    for (int i = 0; i < kQKK; ++i) {
+      if (b.hmask[i % 32] & (1u << (i / 32))) q[i] = static_cast<uint8_t>(q[i] | 4);
     }
+    int sc[16];
     for (int i = 0; i < 16; ++i) {
       const int lo = i < 8 ? b.scales[i] & 0x0f : b.scales[i - 8] >> 4;
       const int hi = (b.scales[8 + i % 4] >> (2 * (i / 4))) & 3;
-      o.sc[i] = (lo | (hi << 4)) - 32;
+      sc[i] = (lo | (hi << 4)) - 32;
+      o.sc[i] = word_pair(sc[i], sc[i]);
     }
-    o.d[0] = f16_scalar(b.d);
+    for (int i = 0; i < 8; ++i) o.sc_pair[i] = word_pair(sc[2 * i], sc[2 * i + 1]);
+    o.d[e / kBlock] = f16_scalar(b.d);
   }
 };
 
-// ---- packed groups: [k/4][8 tokens][4 bytes], dx[block][8], xoff[sub][8], xs[sub][8] ----
+// k/4 steps whose int16 pair sums can be added before widening: a pair is at most
+// 2 * kQMax * 127 (activation quantizers keep |x| <= 127; Q8_0 weights have |w| <= 128).
+template <class F>
+constexpr int steps_per_flush() {
+  int steps = 32767 / (2 * F::kQMax * 127);
+  const int sub_steps = F::kSub / 4;
+  while (sub_steps % steps != 0) --steps;  // flushes split sub-blocks evenly
+  return std::min(steps, sub_steps);
+}
+
+// ---- packed groups: xq [k/4][8 tokens][4 bytes], dx [block][8], then per format:
+//      legacy: xoff [block][8] (-kOffset * sum of the block's activations), xs [block][8] (Q8_1 s);
+//      K-quants with an offset or mins: sums [sub-block / 2][8] word pairs (exact sub-block sums) ----
 
 template <class F>
 struct Layout {
   using A = ActTraits<F::kAct>;
+  static constexpr bool kSuper = A::kBlock > F::kSub;
   int64_t n;
   explicit Layout(int64_t n_) : n(n_) {}
   size_t xq_bytes() const { return static_cast<size_t>(n) * kGroup; }
   size_t dx_bytes() const { return static_cast<size_t>(n / A::kBlock) * kGroup * 4; }
-  size_t sub_bytes() const { return static_cast<size_t>(n / F::kSub) * kGroup * 4; }
+  size_t block_bytes() const { return static_cast<size_t>(n / F::kBlock) * kGroup * 4; }
   size_t xoff_offset() const { return xq_bytes() + dx_bytes(); }
-  size_t xs_offset() const { return xoff_offset() + (F::kOffset != 0 ? sub_bytes() : 0); }
-  size_t total() const { return xs_offset() + (F::kMin ? sub_bytes() : 0); }
+  size_t xoff_bytes() const { return !kSuper && F::kOffset != 0 ? block_bytes() : 0; }
+  size_t xs_offset() const { return xoff_offset() + xoff_bytes(); }
+  size_t xs_bytes() const { return !kSuper && F::kMin ? block_bytes() : 0; }
+  size_t sums_offset() const { return xs_offset() + xs_bytes(); }
+  size_t sums_bytes() const {
+    return kSuper && (F::kMin || F::kOffset != 0)
+               ? static_cast<size_t>(n / F::kSub / 2) * kGroup * 4
+               : 0;
+  }
+  size_t total() const { return sums_offset() + sums_bytes(); }
 };
 
 // Rounded up to 64 bytes: groups sit back to back and every group starts aligned.
@@ -224,130 +313,208 @@ void pack(const void* x, size_t x_stride, int64_t count, int64_t n, void* group)
   auto* dx = reinterpret_cast<float*>(base + lay.xq_bytes());
   auto* xoff = reinterpret_cast<int32_t*>(base + lay.xoff_offset());
   auto* xs = reinterpret_cast<float*>(base + lay.xs_offset());
+  auto* sums = reinterpret_cast<int32_t*>(base + lay.sums_offset());
   constexpr int kSubPerBlock = A::kBlock / F::kSub;
   for (int64_t t = 0; t < count; ++t) {
     const auto* blocks = reinterpret_cast<const typename A::Block*>(
         static_cast<const uint8_t*>(x) + static_cast<size_t>(t) * x_stride);
     for (int64_t b = 0; b < n / A::kBlock; ++b) {
       const auto& blk = blocks[b];
-      const float d = A::d(blk);
-      dx[b * kGroup + t] = d;
+      dx[b * kGroup + t] = A::d(blk);
       for (int k4 = 0; k4 < A::kBlock / 4; ++k4) {
         std::memcpy(base + ((b * A::kBlock) / 4 + k4) * (kGroup * 4) + t * 4, blk.qs + 4 * k4, 4);
       }
-      for (int s = 0; s < kSubPerBlock; ++s) {
-        const int64_t sub = b * kSubPerBlock + s;
-        int sum = 0;
-        if constexpr (F::kAct == Act::Q8_K) {
-          for (int g = 0; g < F::kSub / 16; ++g) sum += blk.bsums[s * (F::kSub / 16) + g];
-        } else {
-          for (int j = 0; j < F::kSub; ++j) sum += blk.qs[s * F::kSub + j];
-        }
-        if constexpr (F::kOffset != 0) xoff[sub * kGroup + t] = -F::kOffset * sum;
-        if constexpr (F::kMin) {
-          if constexpr (F::kAct == Act::Q8_1) {
-            xs[sub * kGroup + t] = f16_scalar(blk.s);
-          } else {
-            reinterpret_cast<int32_t*>(xs)[sub * kGroup + t] = sum;  // K-quants: exact sums
+      if constexpr (Layout<F>::kSuper) {
+        if (lay.sums_bytes() == 0) continue;
+        for (int s = 0; s < kSubPerBlock; s += 2) {
+          int pair[2] = {0, 0};
+          for (int i = 0; i < 2; ++i) {
+            for (int g = 0; g < F::kSub / 16; ++g) pair[i] += blk.bsums[(s + i) * (F::kSub / 16) + g];
           }
+          sums[((b * kSubPerBlock + s) / 2) * kGroup + t] = word_pair(pair[0], pair[1]);
         }
+      } else {
+        int sum = 0;
+        for (int j = 0; j < A::kBlock; ++j) sum += blk.qs[j];
+        if constexpr (F::kOffset != 0) xoff[b * kGroup + t] = -F::kOffset * sum;
+        if constexpr (F::kMin) xs[b * kGroup + t] = f16_scalar(blk.s);
       }
     }
   }
 }
 
-template <class F>
-size_t scratch_bytes(int64_t) {
-  const size_t subs = kChunk / F::kSub, blocks = kChunk / F::kBlock;
-  return kTileRows * (static_cast<size_t>(kChunk) + (2 * subs + 2 * blocks) * 4) + 256;
-}
+// ---- per-thread scratch: one unpacked tile (kTileRows rows of kChunk elements) and the
+//      accumulators of one panel ([tile][group][row][token]) ----
 
-struct TileView {
-  const uint8_t* q[kTileRows];
-  const float* d[kTileRows];
-  const float* m[kTileRows];
-  const int32_t* sc[kTileRows];
-  const int32_t* mins[kTileRows];
+template <class F>
+struct Scratch {
+  static constexpr int64_t kBlocks = kChunk / F::kBlock, kSubs = kChunk / F::kSub;
+  static constexpr size_t kQBytes = kTileRows * kChunk;
+  static constexpr size_t kScaleWords = kTileRows * (kSubs + kSubs / 2 + kSubs / 2);
+  static constexpr size_t kAccFloats = size_t{kPanelTiles} * kBlockGroups * kTileRows * kGroup;
+  static constexpr size_t bytes() {
+    return 2 * kQBytes + kScaleWords * 4 + 2 * kTileRows * kBlocks * 4 + kAccFloats * 4 + 64;
+  }
+
+  float* acc;
+  RowOut rows[kTileRows];
+
+  explicit Scratch(void* p) {
+    auto* base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(p) + 31) / 32 * 32);
+    acc = reinterpret_cast<float*>(base);
+    uint8_t* q = base + kAccFloats * 4;
+    auto* q_signed = reinterpret_cast<int8_t*>(q + kQBytes);
+    auto* words = reinterpret_cast<int32_t*>(q + 2 * kQBytes);
+    auto* floats = reinterpret_cast<float*>(words + kScaleWords);
+    for (int r = 0; r < kTileRows; ++r) {
+      RowOut& o = rows[r];
+      o.q = q + r * kChunk;
+      o.q_signed = q_signed + r * kChunk;
+      o.sc = words + r * kSubs;
+      o.sc_pair = words + kTileRows * kSubs + r * (kSubs / 2);
+      o.m_pair = words + kTileRows * (kSubs + kSubs / 2) + r * (kSubs / 2);
+      o.d = floats + r * kBlocks;
+      o.m = floats + (kTileRows + r) * kBlocks;
+    }
+  }
 };
 
-// R rows x 8 tokens of one group over the K-chunk at k0: the scalar twin's arithmetic in every
-// lane (see x86_avx512/gemm.cpp); acc_io holds the running sums in and out.
+template <class F>
+size_t scratch_bytes(int64_t) {
+  return Scratch<F>::bytes();
+}
+
+// An empty asm that claims to change v: it keeps the int16 sums as chains of adds in
+// registers (GCC would otherwise reassociate them into a tree over all the products of a
+// flush, which needs more registers than there are, and spills).
+inline void in_register(__m256i& v) {
+  __asm__("" : "+x"(v));
+}
+
+inline __m256i bcast32(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
+// R rows x 8 tokens of one group over the chunk [k0, k0 + kc) of the unpacked tile: acc_io
+// ([R][8] floats) holds the running sums in and out.
 template <class F, int R>
-void micro(const TileView& tile, const uint8_t* group, const Layout<F>& lay, int64_t k0, int64_t kc,
+void micro(const RowOut* tile, const uint8_t* group, const Layout<F>& lay, int64_t k0, int64_t kc,
            float* acc_io) {
   using A = ActTraits<F::kAct>;
   constexpr int S = F::kSub;
-  constexpr bool kSuper = A::kBlock > S;
+  constexpr bool kSuper = Layout<F>::kSuper;
   constexpr int kSubPerBlock = F::kBlock / S;
+  constexpr int kSteps = steps_per_flush<F>();
   const uint8_t* xq = group + (k0 / 4) * (kGroup * 4);
   const float* dx =
       reinterpret_cast<const float*>(group + lay.xq_bytes()) + (k0 / A::kBlock) * kGroup;
   const int32_t* xoff =
-      reinterpret_cast<const int32_t*>(group + lay.xoff_offset()) + (k0 / S) * kGroup;
-  const float* xs = reinterpret_cast<const float*>(group + lay.xs_offset()) + (k0 / S) * kGroup;
+      reinterpret_cast<const int32_t*>(group + lay.xoff_offset()) + (k0 / F::kBlock) * kGroup;
+  const float* xs =
+      reinterpret_cast<const float*>(group + lay.xs_offset()) + (k0 / F::kBlock) * kGroup;
+  const int32_t* sums =
+      reinterpret_cast<const int32_t*>(group + lay.sums_offset()) + (k0 / S / 2) * kGroup;
   const __m256i ones = _mm256_set1_epi16(1);
   __m256 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm256_loadu_ps(acc_io + r * kGroup);
-  for (int64_t blk = 0; blk < kc / F::kBlock; ++blk) {
-    __m256i iacc[R];
-    for (int r = 0; r < R; ++r) iacc[r] = _mm256_setzero_si256();
-    for (int64_t s = blk * kSubPerBlock; s < (blk + 1) * kSubPerBlock; ++s) {
-      __m256i isum[R];
-      const __m256i init =
-          F::kOffset != 0 ? _mm256_load_si256(reinterpret_cast<const __m256i*>(xoff + s * kGroup))
-                          : _mm256_setzero_si256();
-      for (int r = 0; r < R; ++r) isum[r] = init;
-      const int64_t kk = s * S;
-      for (int k4 = 0; k4 < S / 4; ++k4) {
-        const __m256i xv =
-            _mm256_load_si256(reinterpret_cast<const __m256i*>(xq + (kk / 4 + k4) * (kGroup * 4)));
-        for (int r = 0; r < R; ++r) {
-          const __m256i wv = _mm256_set1_epi32(static_cast<int>(load_u32(tile.q[r] + kk + 4 * k4)));
-          __m256i p;
-          if constexpr (F::kSigned) {
-            p = _mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(xv, wv));
-          } else {
-            p = _mm256_maddubs_epi16(wv, xv);
-          }
-          isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(p, ones));
-        }
+
+  // Row r of the tile: levels at q0 + r * kChunk, scale words at sc0 + r * kSubs.
+  constexpr int64_t kSubs = Scratch<F>::kSubs;
+  const uint8_t* q0 = tile[0].q;
+  const int8_t* qs0 = tile[0].q_signed;
+  const int32_t* sc0 = tile[0].sc;
+
+  // isum[r] += the products of kSteps k/4 steps from step k4 (within the chunk), summed in
+  // int16 and widened against word pairs: the sub-block's scale (`sub` >= 0) or ones.
+  auto steps = [&](int64_t k4, __m256i* isum, int64_t sub) {
+    const uint8_t* xp = xq + k4 * (kGroup * 4);
+    const uint8_t* wp = q0 + 4 * k4;
+    if constexpr (F::kSigned) {
+      // Q8_0: one step per widening (a pair can reach 2 * 128 * 127), no scale.
+      static_assert(kSteps == 1);
+      const int8_t* sp = qs0 + 4 * k4;
+      const __m256i xv = _mm256_load_si256(reinterpret_cast<const __m256i*>(xp));
+      for (int r = 0; r < R; ++r) {
+        const __m256i p = _mm256_maddubs_epi16(bcast32(wp + r * kChunk),
+                                               _mm256_sign_epi8(xv, bcast32(sp + r * kChunk)));
+        isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(p, ones));
       }
-      if constexpr (kSuper) {
-        for (int r = 0; r < R; ++r)
-          iacc[r] = _mm256_add_epi32(iacc[r],
-                                     _mm256_mullo_epi32(isum[r], _mm256_set1_epi32(tile.sc[r][s])));
-      } else {
-        const __m256 d = _mm256_load_ps(dx + s * kGroup);
-        for (int r = 0; r < R; ++r) {
-          const __m256 fi = _mm256_cvtepi32_ps(isum[r]);
-          __m256 t;
-          if constexpr (F::kMin) {
-            t = _mm256_add_ps(
-                _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(tile.d[r][s]), d), fi),
-                _mm256_mul_ps(_mm256_set1_ps(tile.m[r][s]), _mm256_load_ps(xs + s * kGroup)));
-          } else {
-            t = _mm256_mul_ps(_mm256_mul_ps(fi, _mm256_set1_ps(tile.d[r][s])), d);
-          }
-          acc[r] = _mm256_add_ps(acc[r], t);
-        }
+      return;
+    }
+    __m256i a16[R];
+    for (int r = 0; r < R; ++r) a16[r] = _mm256_setzero_si256();
+    for (int i = 0; i < kSteps; ++i) {
+      const __m256i xv = _mm256_load_si256(reinterpret_cast<const __m256i*>(xp + i * (kGroup * 4)));
+      for (int r = 0; r < R; ++r) {
+        a16[r] = _mm256_add_epi16(a16[r], _mm256_maddubs_epi16(bcast32(wp + r * kChunk + 4 * i), xv));
+        in_register(a16[r]);
       }
     }
+    for (int r = 0; r < R; ++r) {
+      const __m256i w = sub >= 0 ? bcast32(sc0 + r * kSubs + sub) : ones;
+      isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(a16[r], w));
+    }
+  };
+
+  for (int64_t blk = 0; blk < kc / F::kBlock; ++blk) {
     if constexpr (kSuper) {
+      __m256i iacc[R];
+      for (int r = 0; r < R; ++r) iacc[r] = _mm256_setzero_si256();
+      for (int s = 0; s < kSubPerBlock; ++s) {
+        const int64_t sub = blk * kSubPerBlock + s;
+        for (int64_t k4 = sub * (S / 4); k4 < (sub + 1) * (S / 4); k4 += kSteps) {
+          steps(k4, iacc, sub);
+        }
+      }
       const __m256 d = _mm256_load_ps(dx + blk * kGroup);
       for (int r = 0; r < R; ++r) {
-        __m256 t = _mm256_mul_ps(_mm256_mul_ps(d, _mm256_set1_ps(tile.d[r][blk])),
+        // Per sub-block pair: sums (2i, 2i + 1) of every token against the row's word pairs.
+        auto pair_dot = [&](const int32_t* words) {
+          __m256i t = _mm256_setzero_si256();
+          for (int i = 0; i < kSubPerBlock / 2; ++i) {
+            const int64_t pair = blk * (kSubPerBlock / 2) + i;
+            t = _mm256_add_epi32(
+                t, _mm256_madd_epi16(
+                       _mm256_load_si256(reinterpret_cast<const __m256i*>(sums + pair * kGroup)),
+                       bcast32(words + pair)));
+          }
+          return t;
+        };
+        if constexpr (F::kOffset != 0) {
+          iacc[r] = _mm256_sub_epi32(
+              iacc[r], _mm256_mullo_epi32(pair_dot(tile[r].sc_pair),
+                                          _mm256_set1_epi32(F::kOffset)));
+        }
+        __m256 t = _mm256_mul_ps(_mm256_mul_ps(d, _mm256_set1_ps(tile[r].d[blk])),
                                  _mm256_cvtepi32_ps(iacc[r]));
         if constexpr (F::kMin) {
-          __m256i imin = _mm256_setzero_si256();
-          const auto* sums = reinterpret_cast<const int32_t*>(xs);
-          for (int64_t s = blk * kSubPerBlock; s < (blk + 1) * kSubPerBlock; ++s) {
-            imin = _mm256_add_epi32(
-                imin, _mm256_mullo_epi32(
-                          _mm256_load_si256(reinterpret_cast<const __m256i*>(sums + s * kGroup)),
-                          _mm256_set1_epi32(tile.mins[r][s])));
-          }
-          t = _mm256_sub_ps(t, _mm256_mul_ps(_mm256_mul_ps(d, _mm256_set1_ps(tile.m[r][blk])),
+          const __m256i imin = pair_dot(tile[r].m_pair);
+          t = _mm256_sub_ps(t, _mm256_mul_ps(_mm256_mul_ps(d, _mm256_set1_ps(tile[r].m[blk])),
                                              _mm256_cvtepi32_ps(imin)));
+        }
+        acc[r] = _mm256_add_ps(acc[r], t);
+      }
+    } else {
+      __m256i isum[R];
+      const __m256i init = F::kOffset != 0
+                               ? _mm256_load_si256(reinterpret_cast<const __m256i*>(xoff + blk * kGroup))
+                               : _mm256_setzero_si256();
+      for (int r = 0; r < R; ++r) isum[r] = init;
+      for (int64_t k4 = blk * (S / 4); k4 < (blk + 1) * (S / 4); k4 += kSteps) {
+        steps(k4, isum, -1);
+      }
+      const __m256 d = _mm256_load_ps(dx + blk * kGroup);
+      for (int r = 0; r < R; ++r) {
+        const __m256 fi = _mm256_cvtepi32_ps(isum[r]);
+        __m256 t;
+        if constexpr (F::kMin) {
+          t = _mm256_add_ps(
+              _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(tile[r].d[blk]), d), fi),
+              _mm256_mul_ps(_mm256_set1_ps(tile[r].m[blk]), _mm256_load_ps(xs + blk * kGroup)));
+        } else {
+          t = _mm256_mul_ps(_mm256_mul_ps(fi, _mm256_set1_ps(tile[r].d[blk])), d);
         }
         acc[r] = _mm256_add_ps(acc[r], t);
       }
@@ -356,64 +523,55 @@ void micro(const TileView& tile, const uint8_t* group, const Layout<F>& lay, int
   for (int r = 0; r < R; ++r) _mm256_storeu_ps(acc_io + r * kGroup, acc[r]);
 }
 
-template <class F, int R>
-void over_groups(const TileView& tile, const uint8_t* groups, const Layout<F>& lay, int64_t k0,
-                 int64_t kc, int64_t n_tokens, float* y, int64_t y_stride) {
-  const size_t gb = group_bytes<F>(lay.n);
-  alignas(32) float acc[R * kGroup];
-  for (int64_t g = 0; g * kGroup < n_tokens; ++g) {
-    const int64_t t0 = g * kGroup, nt = std::min<int64_t>(kGroup, n_tokens - t0);
-    for (int r = 0; r < R; ++r) {
-      for (int64_t t = 0; t < kGroup; ++t)
-        acc[r * kGroup + t] = k0 == 0 || t >= nt ? 0.0f : y[(t0 + t) * y_stride + r];
-    }
-    micro<F, R>(tile, groups + static_cast<size_t>(g) * gb, lay, k0, kc, acc);
-    for (int r = 0; r < R; ++r) {
-      for (int64_t t = 0; t < nt; ++t) y[(t0 + t) * y_stride + r] = acc[r * kGroup + t];
-    }
-  }
-}
-
 template <class F>
 void compute(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* groups,
              int64_t n_tokens, float* y, int64_t y_stride, void* scratch) {
   using Block = typename F::Block;
-  constexpr int kSubPerBlock = F::kBlock / F::kSub;
   const Layout<F> lay(n);
+  const size_t gb = group_bytes<F>(n);
   const auto* wb = static_cast<const uint8_t*>(w);
-  const int64_t subs = kChunk / F::kSub, blocks = kChunk / F::kBlock;
-  auto* q_base = static_cast<uint8_t*>(scratch);
-  auto* d_base = reinterpret_cast<float*>(q_base + kTileRows * kChunk);
-  float* m_base = d_base + kTileRows * blocks;
-  auto* sc_base = reinterpret_cast<int32_t*>(m_base + kTileRows * blocks);
-  int32_t* mins_base = sc_base + kTileRows * subs;
-  TileView tile;
-  for (int r = 0; r < kTileRows; ++r) {
-    tile.q[r] = q_base + r * kChunk;
-    tile.d[r] = d_base + r * blocks;
-    tile.m[r] = m_base + r * blocks;
-    tile.sc[r] = sc_base + r * subs;
-    tile.mins[r] = mins_base + r * subs;
-  }
-  for (int64_t k0 = 0; k0 < n; k0 += kChunk) {
-    const int64_t kc = std::min(kChunk, n - k0);
-    for (int64_t r0 = 0; r0 < n_rows; r0 += kTileRows) {
-      const int rows = static_cast<int>(std::min<int64_t>(kTileRows, n_rows - r0));
-      for (int r = 0; r < rows; ++r) {
-        const auto* row =
-            reinterpret_cast<const Block*>(wb + static_cast<size_t>(r0 + r) * w_stride) +
-            k0 / F::kBlock;
-        for (int64_t b = 0; b < kc / F::kBlock; ++b) {
-          const ScaleOut o{d_base + r * blocks + b, m_base + r * blocks + b,
-                           sc_base + r * subs + b * kSubPerBlock,
-                           mins_base + r * subs + b * kSubPerBlock};
-          F::unpack(row[b], q_base + r * kChunk + b * F::kBlock, o);
+  const auto* gbase = static_cast<const uint8_t*>(groups);
+  const int64_t n_groups = (n_tokens + kGroup - 1) / kGroup;
+  Scratch<F> sc(scratch);
+  constexpr size_t kTileAcc = size_t{kBlockGroups} * kTileRows * kGroup;  // floats per tile
+  for (int64_t g0 = 0; g0 < n_groups; g0 += kBlockGroups) {
+    const int64_t ng = std::min<int64_t>(kBlockGroups, n_groups - g0);
+    for (int64_t p0 = 0; p0 < n_rows; p0 += kPanelRows) {
+      const int64_t np = std::min<int64_t>(kPanelRows, n_rows - p0);
+      std::fill_n(sc.acc, kPanelTiles * kTileAcc, 0.0f);
+      for (int64_t k0 = 0; k0 < n; k0 += kChunk) {
+        const int64_t kc = std::min(kChunk, n - k0);
+        for (int64_t t0 = 0; t0 < np; t0 += kTileRows) {
+          const int rows = static_cast<int>(std::min<int64_t>(kTileRows, np - t0));
+          for (int r = 0; r < rows; ++r) {
+            const auto* row =
+                reinterpret_cast<const Block*>(wb + static_cast<size_t>(p0 + t0 + r) * w_stride);
+            for (int64_t e = 0; e < kc; e += F::kBlock) {
+              F::unpack(row[(k0 + e) / F::kBlock], e, sc.rows[r]);
+            }
+          }
+          float* tile_acc = sc.acc + (t0 / kTileRows) * kTileAcc;
+          with_count<kTileRows>(rows, [&](auto tile_rows) {
+            for (int64_t g = 0; g < ng; ++g) {
+              micro<F, tile_rows>(sc.rows, gbase + static_cast<size_t>(g0 + g) * gb, lay, k0, kc,
+                                  tile_acc + g * (kTileRows * kGroup));
+            }
+          });
         }
       }
-      const auto* g = static_cast<const uint8_t*>(groups);
-      with_count<4>(rows, [&](auto tile_rows) {
-        over_groups<F, tile_rows>(tile, g, lay, k0, kc, n_tokens, y + r0, y_stride);
-      });
+      for (int64_t t0 = 0; t0 < np; t0 += kTileRows) {
+        const int rows = static_cast<int>(std::min<int64_t>(kTileRows, np - t0));
+        const float* tile_acc = sc.acc + (t0 / kTileRows) * kTileAcc;
+        for (int64_t g = 0; g < ng; ++g) {
+          const int64_t tok0 = (g0 + g) * kGroup;
+          const int64_t nt = std::min<int64_t>(kGroup, n_tokens - tok0);
+          for (int r = 0; r < rows; ++r) {
+            for (int64_t t = 0; t < nt; ++t) {
+              y[(tok0 + t) * y_stride + p0 + t0 + r] = tile_acc[(g * kTileRows + r) * kGroup + t];
+            }
+          }
+        }
+      }
     }
   }
 }
