@@ -156,7 +156,7 @@ void BM_AttentionRow(benchmark::State& state) {
   for (size_t i = 0; i < k.size(); ++i) k[i] = v[i] = f32_to_f16(f[i]);
   const auto q = gaussian(static_cast<int64_t>(n_heads) * head_dim, 4);
   std::vector<float> scores(static_cast<size_t>(n_heads * n_kv)),
-      scratch(static_cast<size_t>(2 * head_dim + 16)), out(static_cast<size_t>(n_heads * head_dim));
+      scratch(static_cast<size_t>(kernels::attention_row_scratch(n_heads, head_dim))), out(static_cast<size_t>(n_heads * head_dim));
   kernels::AttentionRowArgs a{};
   a.q = q.data();
   a.head_stride = head_dim;

@@ -89,7 +89,7 @@ void attention(const AttentionParams& p, const float* q, int64_t n_queries, cons
   // two-pass kernel's scores and scratch; rounded up to whole cache lines (no false sharing).
   const int64_t need = q8      ? 2 * p.head_dim + 16
                        : flash ? attention_flash_scratch(heads_per_task, p.head_dim)
-                               : heads_per_task * n_kv + 2 * p.head_dim + 16;
+                               : heads_per_task * n_kv + attention_row_scratch(heads_per_task, p.head_dim) + 16;
   const int64_t per_thread = (need + 15) / 16 * 16;
   float* scratch = ws.floats(static_cast<size_t>(per_thread * pool.size()));
 

@@ -61,8 +61,13 @@ struct AttentionRow {
 struct AttentionRowArgs : AttentionRow {
   int64_t n_kv;
   float* scores;   // [n_heads][n_kv]
-  float* scratch;  // [2 * head_dim] floats
+  float* scratch;  // attention_row_scratch(n_heads, head_dim) floats
 };
+// Scratch floats of one two-pass call: the heads' queries at f16 precision and a block of
+// eight keys in f32 (the scalar twin needs less: q and an accumulator of one head).
+constexpr int64_t attention_row_scratch(int n_heads, int head_dim) {
+  return (int64_t{n_heads} + 8) * head_dim;
+}
 using AttentionRowFn = void (*)(const AttentionRowArgs& args);
 
 // Fused ("flash") attention: one pass over the keys in tiles of kFlashTile, with an online

@@ -10,9 +10,10 @@ namespace {
 constexpr float kSwigluRelTol = 1e-6f;
 // Attention output: q.k and the weighted V sum reorder float additions over head_dim and the
 // keys; the f16 roundings of q and of the weights are kept, so results agree to ~1e-6 of the
-// values' scale (1 here), unless a rounding of a weight to f16 flips (one f16 ulp, 1e-3 relative,
-// of one weight); 2e-4 allows for a few of those.
-constexpr float kAttentionTol = 2e-4f;
+// values' scale (1 here), unless a rounding of a weight to f16 flips: that moves an output by
+// one f16 ulp of the weight (at most 2.4e-4 for weights below 1/2) times the value (N(0, 1)
+// here); 5e-4 allows for one such flip against a value of 2.
+constexpr float kAttentionTol = 5e-4f;
 
 TEST(Swiglu, EveryIsaMatchesScalar) {
   for (const auto& isa : simd_isas()) {
@@ -61,7 +62,7 @@ TEST(AttentionRow, EveryIsaMatchesScalar) {
   for (const auto& isa : simd_isas()) {
     const auto& table = *kernels::table_for(isa);
     for (int head_dim : {64, 128, 80}) {
-      for (int n_heads : {1, 4}) {
+      for (int n_heads : {1, 4, 9}) {  // 9: more heads than maxima kept in registers
         for (int64_t n_kv : {1, 7, 100}) {
           const int n_kv_heads = 2;
           const int64_t kv_stride = static_cast<int64_t>(n_kv_heads) * head_dim;
@@ -77,7 +78,7 @@ TEST(AttentionRow, EveryIsaMatchesScalar) {
             for (int64_t first : {int64_t{0}, n_kv / 2}) {
               auto run = [&](const kernels::KernelTable& t) {
                 std::vector<float> scores(static_cast<size_t>(n_heads * n_kv)),
-                    scratch(static_cast<size_t>(2 * head_dim + 16));
+                    scratch(static_cast<size_t>(kernels::attention_row_scratch(n_heads, head_dim)));
                 std::vector<float> out(static_cast<size_t>(n_heads * head_dim), -7.0f);
                 kernels::AttentionRowArgs a{};
                 a.q = q.data();

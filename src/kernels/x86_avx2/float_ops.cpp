@@ -95,6 +95,8 @@ inline __m256 round_f16(__m256 v) {
 }
 
 constexpr int kMaxVecs = 32;  // head_dim <= 256
+// Heads whose running maximum of scores the two-pass kernel keeps in a register.
+constexpr int kMaxHeadsInRegisters = 8;
 
 // ---- fused (online-softmax) attention, the algorithm of attention_flash_ref ----
 
@@ -201,33 +203,102 @@ void swiglu(const float* gate, const float* up, int64_t n, float* out) {
   }
 }
 
+namespace {
+
+// Lane t of the result is the sum of the lanes of v[t].
+inline __m256 sums_of_8(const __m256* v) {
+  const __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
+  const __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(v[4], v[5]), _mm256_hadd_ps(v[6], v[7]));
+  return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+// Weighted sum of the value rows [first, last) into out, for the columns [c0, c0 + 8 * NV):
+// the accumulators stay in registers.
+template <int NV>
+void weighted_values(const AttentionRowArgs& a, const float* w, int c0, float* out) {
+  __m256 acc[NV];
+  for (int i = 0; i < NV; ++i) acc[i] = _mm256_setzero_ps();
+  for (int64_t j = a.first; j < a.last; ++j) {
+    const uint16_t* vj = a.v + j * a.kv_stride + c0;
+    const __m256 wj = _mm256_broadcast_ss(w + j);
+    for (int i = 0; i < NV; ++i) {
+      acc[i] = _mm256_fmadd_ps(
+          wj, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(vj + 8 * i))), acc[i]);
+    }
+  }
+  for (int i = 0; i < NV; ++i) _mm256_storeu_ps(out + c0 + 8 * i, acc[i]);
+}
+
+}  // namespace
+
+// Two passes, like the twin (f16-rounded q and normalized weights, softmax sum in double):
+// the scores of all heads, eight keys at a time (each block of keys converted to f32 once, in
+// scratch, for every head of the group; eight dot products reduced together), then per head
+// the softmax and the weighted values with the accumulators in registers.
 void attention_row(const AttentionRowArgs& a) {
   const int hd = a.head_dim;
-  const int nv = (hd + 7) / 8;
-  if (nv > kMaxVecs || hd % 8 != 0) {  // odd head sizes: the scalar twin
+  if (hd % 8 != 0 || hd / 8 > kMaxVecs) {  // odd head sizes: the scalar twin
     attention_row_ref(a);
     return;
   }
-  auto load_f16 = [](const uint16_t* p) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  };
+  const int nv = hd / 8;
+  float* qh = a.scratch;                                // [n_heads][head_dim]
+  float* keys = qh + static_cast<int64_t>(a.n_heads) * hd;  // [8][head_dim]
   for (int h = 0; h < a.n_heads; ++h) {
-    const float* q = a.q + h * a.head_stride;
+    for (int i = 0; i < nv; ++i) {
+      _mm256_storeu_ps(qh + h * hd + 8 * i, round_f16(_mm256_loadu_ps(a.q + h * a.head_stride + 8 * i)));
+    }
+  }
+  const __m256 scale = _mm256_set1_ps(a.scale);
+  __m256 vmax[kMaxHeadsInRegisters];
+  const int n_vmax = std::min(a.n_heads, kMaxHeadsInRegisters);
+  for (int h = 0; h < n_vmax; ++h) vmax[h] = _mm256_set1_ps(-INFINITY);
+  for (int64_t j0 = a.first; j0 < a.last; j0 += 8) {
+    const int n = static_cast<int>(std::min<int64_t>(8, a.last - j0));
+    for (int t = 0; t < 8; ++t) {
+      const uint16_t* kj = a.k + (j0 + std::min(t, n - 1)) * a.kv_stride;  // tail: repeat the last
+      for (int i = 0; i < nv; ++i) {
+        _mm256_storeu_ps(keys + t * hd + 8 * i,
+                         _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kj + 8 * i))));
+      }
+    }
+    for (int h = 0; h < a.n_heads; ++h) {
+      const float* q = qh + h * hd;
+      __m256 dot[8];
+      for (int t = 0; t < 8; ++t) dot[t] = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(keys + t * hd));
+      for (int i = 1; i < nv; ++i) {
+        const __m256 qi = _mm256_loadu_ps(q + 8 * i);
+        for (int t = 0; t < 8; ++t) {
+          dot[t] = _mm256_fmadd_ps(qi, _mm256_loadu_ps(keys + t * hd + 8 * i), dot[t]);
+        }
+      }
+      __m256 sc = _mm256_mul_ps(sums_of_8(dot), scale);
+      alignas(32) float lane[8];
+      if (a.softcap > 0) {
+        _mm256_store_ps(lane, sc);
+        for (float& v : lane) v = a.softcap * std::tanh(v / a.softcap);
+        sc = _mm256_load_ps(lane);
+      }
+      float* scores = a.scores + h * a.n_kv + j0;
+      if (n == 8) {
+        _mm256_storeu_ps(scores, sc);
+      } else {
+        _mm256_store_ps(lane, sc);
+        std::copy_n(lane, n, scores);
+      }
+      // The tail's repeated key gives the same score as the last real one: max unchanged.
+      if (h < n_vmax) {
+        vmax[h] = _mm256_max_ps(vmax[h], sc);
+      }
+    }
+  }
+  for (int h = 0; h < a.n_heads; ++h) {
     float* scores = a.scores + h * a.n_kv;
-    float* qh = a.scratch;
-    float* acc = a.scratch + hd;
-    for (int i = 0; i < nv; ++i)
-      _mm256_storeu_ps(qh + 8 * i, round_f16(_mm256_loadu_ps(q + 8 * i)));
     float max = -INFINITY;
-    for (int64_t j = a.first; j < a.last; ++j) {
-      const uint16_t* kj = a.k + j * a.kv_stride;
-      __m256 s = _mm256_mul_ps(_mm256_loadu_ps(qh), load_f16(kj));
-      for (int i = 1; i < nv; ++i)
-        s = _mm256_fmadd_ps(_mm256_loadu_ps(qh + 8 * i), load_f16(kj + 8 * i), s);
-      float sc = hsum(s) * a.scale;
-      if (a.softcap > 0) sc = a.softcap * std::tanh(sc / a.softcap);
-      scores[j] = sc;
-      max = std::max(max, sc);
+    if (h < n_vmax) {
+      max = hmax(vmax[h]);
+    } else {
+      for (int64_t j = a.first; j < a.last; ++j) max = std::max(max, scores[j]);
     }
     const __m256 vm = _mm256_set1_ps(max);
     double sum = 0;
@@ -251,17 +322,12 @@ void attention_row(const AttentionRowArgs& a) {
                        round_f16(_mm256_mul_ps(_mm256_loadu_ps(scores + j), _mm256_set1_ps(inv))));
     }
     for (; j < a.last; ++j) scores[j] = _cvtsh_ss(_cvtss_sh(scores[j] * inv, 0));
-    for (int i = 0; i < nv; ++i) _mm256_storeu_ps(acc + 8 * i, _mm256_setzero_ps());
-    for (j = a.first; j < a.last; ++j) {
-      const uint16_t* vj = a.v + j * a.kv_stride;
-      const __m256 wgt = _mm256_set1_ps(scores[j]);
-      for (int i = 0; i < nv; ++i) {
-        _mm256_storeu_ps(acc + 8 * i,
-                         _mm256_fmadd_ps(wgt, load_f16(vj + 8 * i), _mm256_loadu_ps(acc + 8 * i)));
-      }
-    }
     float* o = a.out + h * a.head_stride;
-    for (int i = 0; i < nv; ++i) _mm256_storeu_ps(o + 8 * i, _mm256_loadu_ps(acc + 8 * i));
+    int c0 = 0;
+    for (; c0 + 64 <= hd; c0 += 64) weighted_values<8>(a, scores, c0, o);
+    if (c0 < hd) {
+      with_count<7>((hd - c0) / 8, [&](auto count) { weighted_values<count>(a, scores, c0, o); });
+    }
   }
 }
 
