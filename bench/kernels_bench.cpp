@@ -303,6 +303,7 @@ const bool kRegistered = [] {
     benchmark::RegisterBenchmark(("Matvec/" + name).c_str(), BM_Matvec, type)
         ->Args({2048, 96, 0})
         ->Args({2048, 16, 0})
+        ->Args({1024, 96, 0})
         ->Args({2048, 32768, 0})
         ->Args({2048, 32768, 1})
         ->Unit(benchmark::kMicrosecond);

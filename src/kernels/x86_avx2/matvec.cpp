@@ -98,7 +98,8 @@ inline void store_rows(__m128 acc, float* out) {
 
 struct Q8_0Kernel {
   template <int R>
-  static void run(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* xp, float* out) {
+  [[gnu::always_inline]] static void run(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* xp,
+                                         float* out) {
     const size_t ahead = prefetch_distance(w_stride);
     const auto* x = reinterpret_cast<const BlockQ8_0*>(xp);
     __m128 acc = _mm_setzero_ps();
@@ -124,7 +125,8 @@ struct Q8_0Kernel {
 
 struct Q4_0Kernel {
   template <int R>
-  static void run(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* xp, float* out) {
+  [[gnu::always_inline]] static void run(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* xp,
+                                         float* out) {
     const size_t ahead = prefetch_distance(w_stride);
     const auto* x = reinterpret_cast<const BlockQ8_0*>(xp);
     const __m256i low = _mm256_set1_epi8(0x0f);
@@ -157,7 +159,8 @@ struct ScaleMinKernel {
   using Block = std::conditional_t<kFifthBit, BlockQ5_K, BlockQ4_K>;
 
   template <int R>
-  static void run(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* xp, float* out) {
+  [[gnu::always_inline]] static void run(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* xp,
+                                         float* out) {
     const size_t ahead = prefetch_distance(w_stride);
     const auto* x = reinterpret_cast<const BlockQ8_K*>(xp);
     const __m256i low = _mm256_set1_epi8(0x0f);
@@ -233,7 +236,8 @@ struct ScaleMinKernel {
 // the activations' 16-element sums), int8 scales per 16 elements, broadcast by shuffles.
 struct Q6_KKernel {
   template <int R>
-  static void run(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* xp, float* out) {
+  [[gnu::always_inline]] static void run(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* xp,
+                                         float* out) {
     const size_t ahead = prefetch_distance(w_stride);
     const auto* x = reinterpret_cast<const BlockQ8_K*>(xp);
     const __m256i low = _mm256_set1_epi8(0x0f), bits45 = _mm256_set1_epi8(0x30);
