@@ -304,6 +304,7 @@ const bool kRegistered = [] {
         ->Args({2048, 96, 0})
         ->Args({2048, 16, 0})
         ->Args({1024, 96, 0})
+        ->Args({576, 96, 0})
         ->Args({2048, 32768, 0})
         ->Args({2048, 32768, 1})
         ->Unit(benchmark::kMicrosecond);

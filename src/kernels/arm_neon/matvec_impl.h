@@ -57,7 +57,8 @@ struct LegacyKernel {
   using XBlock = typename Format::XBlock;
 
   template <int R>
-  static void run(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* xp, float* out) {
+  static void run(int64_t n, const uint8_t* w, size_t w_stride, size_t /*ahead*/, const uint8_t* xp,
+                  float* out) {
     const auto* x = reinterpret_cast<const XBlock*>(xp);
     float32x4_t acc = vdupq_n_f32(0.0f);
     for (int64_t b = 0; b < n / kQK; ++b) {
@@ -203,7 +204,8 @@ inline void sixteen_sub_sums(const uint8_t* qs, const int8x16_t* xq, Level level
 template <class Dot>
 struct Q2_KKernel {
   template <int R>
-  static void run(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* xp, float* out) {
+  static void run(int64_t n, const uint8_t* w, size_t w_stride, size_t /*ahead*/, const uint8_t* xp,
+                  float* out) {
     const auto* x = reinterpret_cast<const BlockQ8_K*>(xp);
     float32x4_t acc = vdupq_n_f32(0.0f);
     for (int64_t b = 0; b < n / kQKK; ++b) {
@@ -258,7 +260,8 @@ inline int8x16_t q3_k_scales(const uint8_t* packed) {
 template <class Dot>
 struct Q3_KKernel {
   template <int R>
-  static void run(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* xp, float* out) {
+  static void run(int64_t n, const uint8_t* w, size_t w_stride, size_t /*ahead*/, const uint8_t* xp,
+                  float* out) {
     const auto* x = reinterpret_cast<const BlockQ8_K*>(xp);
     float32x4_t acc = vdupq_n_f32(0.0f);
     for (int64_t b = 0; b < n / kQKK; ++b) {
@@ -296,7 +299,8 @@ struct ScaleMinKernel {
   using Block = std::conditional_t<kFifthBit, BlockQ5_K, BlockQ4_K>;
 
   template <int R>
-  static void run(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* xp, float* out) {
+  static void run(int64_t n, const uint8_t* w, size_t w_stride, size_t /*ahead*/, const uint8_t* xp,
+                  float* out) {
     const auto* x = reinterpret_cast<const BlockQ8_K*>(xp);
     const uint8x16_t low = vdupq_n_u8(0x0f);
     float32x4_t acc = vdupq_n_f32(0.0f);
@@ -368,7 +372,8 @@ struct ScaleMinKernel {
 template <class Dot>
 struct Q6_KKernel {
   template <int R>
-  static void run(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* xp, float* out) {
+  static void run(int64_t n, const uint8_t* w, size_t w_stride, size_t /*ahead*/, const uint8_t* xp,
+                  float* out) {
     const auto* x = reinterpret_cast<const BlockQ8_K*>(xp);
     const uint8x16_t low = vdupq_n_u8(0x0f);
     const uint8x16_t two = vdupq_n_u8(0x03);

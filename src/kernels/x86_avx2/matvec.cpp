@@ -15,13 +15,6 @@
 namespace pocket::kernels::avx2 {
 namespace {
 
-// Rows walked by matvec_rows after a prefetch of the chunk's first stretch.
-template <class Kernel>
-void drive(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* x,
-           size_t x_stride, int64_t n_tokens, float* y, int64_t y_stride) {
-  prefetch_lead(w, n_rows, w_stride);
-  matvec_rows<Kernel>(n, w, w_stride, n_rows, x, x_stride, n_tokens, y, y_stride);
-}
 
 template <class Block>
 const Block& block_at(const uint8_t* w, size_t w_stride, int r, int64_t b) {
@@ -98,9 +91,8 @@ inline void store_rows(__m128 acc, float* out) {
 
 struct Q8_0Kernel {
   template <int R>
-  [[gnu::always_inline]] static void run(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* xp,
-                                         float* out) {
-    const size_t ahead = prefetch_distance(w_stride);
+  [[gnu::always_inline]] static void run(int64_t n, const uint8_t* w, size_t w_stride, size_t ahead,
+                                         const uint8_t* xp, float* out) {
     const auto* x = reinterpret_cast<const BlockQ8_0*>(xp);
     __m128 acc = _mm_setzero_ps();
     for (int64_t b = 0; b < n / kQK; ++b) {
@@ -125,9 +117,8 @@ struct Q8_0Kernel {
 
 struct Q4_0Kernel {
   template <int R>
-  [[gnu::always_inline]] static void run(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* xp,
-                                         float* out) {
-    const size_t ahead = prefetch_distance(w_stride);
+  [[gnu::always_inline]] static void run(int64_t n, const uint8_t* w, size_t w_stride, size_t ahead,
+                                         const uint8_t* xp, float* out) {
     const auto* x = reinterpret_cast<const BlockQ8_0*>(xp);
     const __m256i low = _mm256_set1_epi8(0x0f);
     __m128 acc = _mm_setzero_ps();
@@ -159,9 +150,8 @@ struct ScaleMinKernel {
   using Block = std::conditional_t<kFifthBit, BlockQ5_K, BlockQ4_K>;
 
   template <int R>
-  [[gnu::always_inline]] static void run(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* xp,
-                                         float* out) {
-    const size_t ahead = prefetch_distance(w_stride);
+  [[gnu::always_inline]] static void run(int64_t n, const uint8_t* w, size_t w_stride, size_t ahead,
+                                         const uint8_t* xp, float* out) {
     const auto* x = reinterpret_cast<const BlockQ8_K*>(xp);
     const __m256i low = _mm256_set1_epi8(0x0f);
     // Sub-blocks 2j (low nibbles) and 2j + 1 (high nibbles) of 64-element group j: the low
@@ -236,9 +226,8 @@ struct ScaleMinKernel {
 // the activations' 16-element sums), int8 scales per 16 elements, broadcast by shuffles.
 struct Q6_KKernel {
   template <int R>
-  [[gnu::always_inline]] static void run(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* xp,
-                                         float* out) {
-    const size_t ahead = prefetch_distance(w_stride);
+  [[gnu::always_inline]] static void run(int64_t n, const uint8_t* w, size_t w_stride, size_t ahead,
+                                         const uint8_t* xp, float* out) {
     const auto* x = reinterpret_cast<const BlockQ8_K*>(xp);
     const __m256i low = _mm256_set1_epi8(0x0f), bits45 = _mm256_set1_epi8(0x30);
     // Register k of half h holds sub-blocks 8h + 2k (low lane) and 8h + 2k + 1 (high lane).
@@ -298,23 +287,23 @@ struct Q6_KKernel {
 
 void matvec_q8_0(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
                  int64_t nt, float* y, int64_t ys) {
-  drive<Q8_0Kernel>(n, w, ws, nr, x, xs, nt, y, ys);
+  matvec_rows<Q8_0Kernel>(n, w, ws, nr, x, xs, nt, y, ys);
 }
 void matvec_q4_0(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
                  int64_t nt, float* y, int64_t ys) {
-  drive<Q4_0Kernel>(n, w, ws, nr, x, xs, nt, y, ys);
+  matvec_rows<Q4_0Kernel>(n, w, ws, nr, x, xs, nt, y, ys);
 }
 void matvec_q4_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
                  int64_t nt, float* y, int64_t ys) {
-  drive<ScaleMinKernel<false>>(n, w, ws, nr, x, xs, nt, y, ys);
+  matvec_rows<ScaleMinKernel<false>>(n, w, ws, nr, x, xs, nt, y, ys);
 }
 void matvec_q5_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
                  int64_t nt, float* y, int64_t ys) {
-  drive<ScaleMinKernel<true>>(n, w, ws, nr, x, xs, nt, y, ys);
+  matvec_rows<ScaleMinKernel<true>>(n, w, ws, nr, x, xs, nt, y, ys);
 }
 void matvec_q6_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
                  int64_t nt, float* y, int64_t ys) {
-  drive<Q6_KKernel>(n, w, ws, nr, x, xs, nt, y, ys);
+  matvec_rows<Q6_KKernel>(n, w, ws, nr, x, xs, nt, y, ys);
 }
 
 }  // namespace pocket::kernels::avx2

@@ -17,14 +17,6 @@
 namespace pocket::kernels::avx512 {
 namespace {
 
-// Rows walked by matvec_rows after a prefetch of the chunk's first stretch.
-template <class Kernel>
-void drive(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* x,
-           size_t x_stride, int64_t n_tokens, float* y, int64_t y_stride) {
-  prefetch_lead(w, n_rows, w_stride);
-  matvec_rows<Kernel>(n, w, w_stride, n_rows, x, x_stride, n_tokens, y, y_stride);
-}
-
 template <class Block>
 const Block* row_blocks(const uint8_t* w, size_t w_stride, int r) {
   return reinterpret_cast<const Block*>(w + static_cast<size_t>(r) * w_stride);
@@ -123,8 +115,8 @@ struct LegacyKernel {
   }
 
   template <int R>
-  static void run(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* xp, float* out) {
-    const size_t ahead = prefetch_distance(w_stride);
+  static void run(int64_t n, const uint8_t* w, size_t w_stride, size_t ahead, const uint8_t* xp,
+                  float* out) {
     const auto* x = reinterpret_cast<const BlockQ8_0*>(xp);
     const int64_t nb = n / kQK;
     __m128 acc = _mm_setzero_ps();
@@ -226,8 +218,8 @@ struct ScaleMinKernel {
   using Block = std::conditional_t<kFifthBit, BlockQ5_K, BlockQ4_K>;
 
   template <int R>
-  static void run(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* xp, float* out) {
-    const size_t ahead = prefetch_distance(w_stride);
+  static void run(int64_t n, const uint8_t* w, size_t w_stride, size_t ahead, const uint8_t* xp,
+                  float* out) {
     const auto* x = reinterpret_cast<const BlockQ8_K*>(xp);
     const __m512i low = _mm512_set1_epi8(0x0f);
     // A register of low (high) nibbles holds sub-blocks (j, j + 2) in its 256-bit halves.
@@ -308,8 +300,8 @@ struct ScaleMinKernel {
 // ---- Q6_K x Q8_K: levels 0..63 standing for level - 32, int8 scales per 16 elements ----
 struct Q6_KKernel {
   template <int R>
-  static void run(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* xp, float* out) {
-    const size_t ahead = prefetch_distance(w_stride);
+  static void run(int64_t n, const uint8_t* w, size_t w_stride, size_t ahead, const uint8_t* xp,
+                  float* out) {
     const auto* x = reinterpret_cast<const BlockQ8_K*>(xp);
     const __m512i low = _mm512_set1_epi8(0x0f);
     const __m512i two = _mm512_set1_epi8(0x03);
@@ -365,23 +357,23 @@ struct Q6_KKernel {
 
 void matvec_q8_0(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
                  int64_t nt, float* y, int64_t ys) {
-  drive<Q8_0Kernel>(n, w, ws, nr, x, xs, nt, y, ys);
+  matvec_rows<Q8_0Kernel>(n, w, ws, nr, x, xs, nt, y, ys);
 }
 void matvec_q4_0(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
                  int64_t nt, float* y, int64_t ys) {
-  drive<Q4_0Kernel>(n, w, ws, nr, x, xs, nt, y, ys);
+  matvec_rows<Q4_0Kernel>(n, w, ws, nr, x, xs, nt, y, ys);
 }
 void matvec_q4_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
                  int64_t nt, float* y, int64_t ys) {
-  drive<ScaleMinKernel<false>>(n, w, ws, nr, x, xs, nt, y, ys);
+  matvec_rows<ScaleMinKernel<false>>(n, w, ws, nr, x, xs, nt, y, ys);
 }
 void matvec_q5_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
                  int64_t nt, float* y, int64_t ys) {
-  drive<ScaleMinKernel<true>>(n, w, ws, nr, x, xs, nt, y, ys);
+  matvec_rows<ScaleMinKernel<true>>(n, w, ws, nr, x, xs, nt, y, ys);
 }
 void matvec_q6_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
                  int64_t nt, float* y, int64_t ys) {
-  drive<Q6_KKernel>(n, w, ws, nr, x, xs, nt, y, ys);
+  matvec_rows<Q6_KKernel>(n, w, ws, nr, x, xs, nt, y, ys);
 }
 
 }  // namespace pocket::kernels::avx512
