@@ -1,6 +1,6 @@
 // AVX2 matrix-vector kernels for decode (no VNNI: maddubs + madd do the integer dots). Four
-// rows at a time share each activation block; a software prefetch ~12 KiB ahead keeps
-// the interleaved row streams at memory speed. Bit-identical to the scalar vec_dot (exact
+// rows at a time (one from each of matvec_driver.h's row streams, each prefetched ahead)
+// share each activation block. Bit-identical to the scalar vec_dot (exact
 // integer block sums, then the twin's float operations in order, one row per lane), like the
 // AVX-512 kernels.
 #include <algorithm>
