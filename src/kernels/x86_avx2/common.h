@@ -68,4 +68,41 @@ inline void unpack_scales_k4(const uint8_t* packed, uint64_t* sc, uint64_t* m) {
   *m = static_cast<uint64_t>(m_lo) | (static_cast<uint64_t>(m_hi) << 32);
 }
 
+// Levels of the 64-element group j of a Q4_K / Q5_K super-block (see tensor/blocks.h):
+// elements 64j + [0, 32) in *lo (low nibbles of qs[32j + l]), 64j + [32, 64) in *hi (high
+// nibbles); Q5_K adds 16 for bit 2j (lo) or 2j + 1 (hi) of qh[l].
+template <bool kFifthBit>
+inline void k4_levels(const uint8_t* qs, const uint8_t* qh, int j, __m256i* lo, __m256i* hi) {
+  const __m256i low = _mm256_set1_epi8(0x0f);
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * j));
+  *lo = _mm256_and_si256(v, low);
+  *hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+  if constexpr (kFifthBit) {
+    // The bit moved to bit 4 by a 16-bit shift (left 4 - 2j / 3 - 2j, or right), then masked
+    // (the mask keeps one bit of each byte, which never crosses a byte boundary).
+    const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh));
+    const __m256i sixteen = _mm256_set1_epi8(16);
+    auto shifted = [&](int by) {
+      return by >= 0 ? _mm256_sll_epi16(bits, _mm_cvtsi32_si128(by))
+                     : _mm256_srl_epi16(bits, _mm_cvtsi32_si128(-by));
+    };
+    *lo = _mm256_or_si256(*lo, _mm256_and_si256(shifted(4 - 2 * j), sixteen));
+    *hi = _mm256_or_si256(*hi, _mm256_and_si256(shifted(3 - 2 * j), sixteen));
+  }
+}
+
+// Levels 0..63 of half h of a Q6_K super-block: q[k] holds elements 128h + 32k + [0, 32),
+// low bits from nibble k / 2 of ql[64h + 32(k % 2) + l], bits 2k, 2k + 1 of qh[32h + l] above.
+inline void q6_k_levels(const uint8_t* ql, const uint8_t* qh, int h, __m256i* q) {
+  const __m256i low = _mm256_set1_epi8(0x0f), bits45 = _mm256_set1_epi8(0x30);
+  const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 64 * h));
+  const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 64 * h + 32));
+  const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh + 32 * h));
+  q[0] = _mm256_or_si256(_mm256_and_si256(ql0, low), _mm256_and_si256(_mm256_slli_epi16(hb, 4), bits45));
+  q[1] = _mm256_or_si256(_mm256_and_si256(ql1, low), _mm256_and_si256(_mm256_slli_epi16(hb, 2), bits45));
+  q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low), _mm256_and_si256(hb, bits45));
+  q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low),
+                         _mm256_and_si256(_mm256_srli_epi16(hb, 2), bits45));
+}
+
 }  // namespace pocket::kernels::avx2

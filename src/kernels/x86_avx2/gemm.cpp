@@ -168,23 +168,11 @@ struct FmtScaleMin {
   static constexpr int kBlock = kQKK, kSub = 32, kOffset = 0, kQMax = kFifthBit ? 31 : 15;
   static constexpr bool kMin = true, kSigned = false;
   static void unpack(const Block& b, int64_t e, const RowOut& o) {
-    // Element 64j + 32h + l: nibble h of qs[32j + l] (+ 16 * bit 2j + h of qh[l]).
-    const __m256i low = _mm256_set1_epi8(0x0f);
-    __m256i qh;
-    if constexpr (kFifthBit) qh = load256(b.qh);
+    const uint8_t* qh = nullptr;
+    if constexpr (kFifthBit) qh = b.qh;
     for (int j = 0; j < 4; ++j) {
-      const __m256i v = load256(b.qs + 32 * j);
-      __m256i lo = _mm256_and_si256(v, low);
-      __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
-      if constexpr (kFifthBit) {
-        const __m256i sixteen = _mm256_set1_epi8(16);
-        const __m256i b_lo = _mm256_set1_epi8(static_cast<char>(1 << (2 * j)));
-        const __m256i b_hi = _mm256_set1_epi8(static_cast<char>(1 << (2 * j + 1)));
-        lo = _mm256_or_si256(
-            lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, b_lo), b_lo), sixteen));
-        hi = _mm256_or_si256(
-            hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, b_hi), b_hi), sixteen));
-      }
+      __m256i lo, hi;
+      k4_levels<kFifthBit>(b.qs, qh, j, &lo, &hi);
       store256(o.q + e + 64 * j, lo);
       store256(o.q + e + 64 * j + 32, hi);
     }
@@ -199,21 +187,10 @@ struct FmtQ6_K {
   static constexpr int kBlock = kQKK, kSub = 16, kOffset = 32, kQMax = 63;
   static constexpr bool kMin = false, kSigned = false;
   static void unpack(const Block& b, int64_t e, const RowOut& o) {
-    // Element 128h + 32k + l: nibble k / 2 of ql[64h + 32(k % 2) + l], bits 2k, 2k + 1 of
-    // qh[32h + l] above it.
-    const __m256i low = _mm256_set1_epi8(0x0f), bits45 = _mm256_set1_epi8(0x30);
     for (int h = 0; h < 2; ++h) {
-      const __m256i ql0 = load256(b.ql + 64 * h), ql1 = load256(b.ql + 64 * h + 32);
-      const __m256i qh = load256(b.qh + 32 * h);
-      uint8_t* q = o.q + e + 128 * h;
-      store256(q, _mm256_or_si256(_mm256_and_si256(ql0, low),
-                                  _mm256_and_si256(_mm256_slli_epi16(qh, 4), bits45)));
-      store256(q + 32, _mm256_or_si256(_mm256_and_si256(ql1, low),
-                                       _mm256_and_si256(_mm256_slli_epi16(qh, 2), bits45)));
-      store256(q + 64, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low),
-                                       _mm256_and_si256(qh, bits45)));
-      store256(q + 96, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low),
-                                       _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits45)));
+      __m256i q[4];
+      q6_k_levels(b.ql, b.qh, h, q);
+      for (int k = 0; k < 4; ++k) store256(o.q + e + 128 * h + 32 * k, q[k]);
     }
     for (int s = 0; s < 16; ++s) o.sc[s] = word_pair(b.scales[s], b.scales[s]);
     for (int i = 0; i < 8; ++i) o.sc_pair[i] = word_pair(b.scales[2 * i], b.scales[2 * i + 1]);

@@ -153,7 +153,6 @@ struct ScaleMinKernel {
   [[gnu::always_inline]] static void run(int64_t n, const uint8_t* w, size_t w_stride, size_t ahead,
                                          const uint8_t* xp, float* out) {
     const auto* x = reinterpret_cast<const BlockQ8_K*>(xp);
-    const __m256i low = _mm256_set1_epi8(0x0f);
     // Sub-blocks 2j (low nibbles) and 2j + 1 (high nibbles) of 64-element group j: the low
     // nibble register covers elements 64j + [0, 32), both lanes sub-block 2j.
     const __m256i ctl[8] = {word_broadcast_control(0, 0), word_broadcast_control(1, 1),
@@ -177,18 +176,11 @@ struct ScaleMinKernel {
         const __m256i sc = _mm256_broadcastsi128_si256(
             _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<long long>(sc8))));
         __m256i isum = _mm256_setzero_si256();
-        __m256i qh;
-        if constexpr (kFifthBit) qh = load256(wb.qh);
+        const uint8_t* qh = nullptr;
+        if constexpr (kFifthBit) qh = wb.qh;
         for (int j = 0; j < 4; ++j) {
-          const __m256i v = load256(wb.qs + 32 * j);
-          __m256i lo = _mm256_and_si256(v, low);
-          __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
-          if constexpr (kFifthBit) {
-            // Element 64j + 32h + l: fifth bit at bit 2j + h of qh[l], moved to bit 4.
-            const __m256i sixteen = _mm256_set1_epi8(16);
-            lo = _mm256_or_si256(lo, _mm256_and_si256(shift_bits(qh, 4 - 2 * j), sixteen));
-            hi = _mm256_or_si256(hi, _mm256_and_si256(shift_bits(qh, 3 - 2 * j), sixteen));
-          }
+          __m256i lo, hi;
+          k4_levels<kFifthBit>(wb.qs, qh, j, &lo, &hi);
           const __m256i p_lo = _mm256_maddubs_epi16(lo, load256(xb.qs + 64 * j));
           const __m256i p_hi = _mm256_maddubs_epi16(hi, load256(xb.qs + 64 * j + 32));
           isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p_lo, _mm256_shuffle_epi8(sc, ctl[2 * j])));
@@ -214,12 +206,6 @@ struct ScaleMinKernel {
     store_rows<R>(acc, out);
   }
 
-  // Bits moved left by `by` (right by -by) within 16-bit words; callers mask one bit per byte
-  // that never crosses a byte boundary.
-  static __m256i shift_bits(__m256i v, int by) {
-    return by >= 0 ? _mm256_sll_epi16(v, _mm_cvtsi32_si128(by))
-                   : _mm256_srl_epi16(v, _mm_cvtsi32_si128(-by));
-  }
 };
 
 // Q6_K x Q8_K: levels 0..63 standing for level - 32 (the -32 folded into the integer sum via
@@ -229,7 +215,6 @@ struct Q6_KKernel {
   [[gnu::always_inline]] static void run(int64_t n, const uint8_t* w, size_t w_stride, size_t ahead,
                                          const uint8_t* xp, float* out) {
     const auto* x = reinterpret_cast<const BlockQ8_K*>(xp);
-    const __m256i low = _mm256_set1_epi8(0x0f), bits45 = _mm256_set1_epi8(0x30);
     // Register k of half h holds sub-blocks 8h + 2k (low lane) and 8h + 2k + 1 (high lane).
     const __m256i ctl[4] = {word_broadcast_control(0, 1), word_broadcast_control(2, 3),
                             word_broadcast_control(4, 5), word_broadcast_control(6, 7)};
@@ -250,20 +235,8 @@ struct Q6_KKernel {
           // Scales 8h..8h+7 as words in both lanes.
           const __m256i sc = h == 0 ? _mm256_permute2x128_si256(sc16, sc16, 0x00)
                                     : _mm256_permute2x128_si256(sc16, sc16, 0x11);
-          const __m256i ql0 = load256(wb.ql + 64 * h), ql1 = load256(wb.ql + 64 * h + 32);
-          const __m256i qh = load256(wb.qh + 32 * h);
-          // Elements 128h + 32k + l: low bits from ql (nibble k / 2 of ql[64h + 32(k % 2) + l]),
-          // high bits 2k, 2k + 1 of qh[32h + l] moved to bits 4, 5.
-          const __m256i q[4] = {
-              _mm256_or_si256(_mm256_and_si256(ql0, low),
-                              _mm256_and_si256(_mm256_slli_epi16(qh, 4), bits45)),
-              _mm256_or_si256(_mm256_and_si256(ql1, low),
-                              _mm256_and_si256(_mm256_slli_epi16(qh, 2), bits45)),
-              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low),
-                              _mm256_and_si256(qh, bits45)),
-              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low),
-                              _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits45)),
-          };
+          __m256i q[4];
+          q6_k_levels(wb.ql, wb.qh, h, q);
           for (int k = 0; k < 4; ++k) {
             const __m256i p = _mm256_maddubs_epi16(q[k], load256(xb.qs + 128 * h + 32 * k));
             isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, _mm256_shuffle_epi8(sc, ctl[k])));
