@@ -1,7 +1,7 @@
 // Matrix products of every SIMD table (decode matvec, prefill GEMM, float dots) against the
 // scalar vec_dot of the same weight and activation rows, for random and edge-case weights,
-// odd row counts, a single row and token counts 1..33; and kernels::matmul end to end at 1
-// and 2 threads against the scalar table. The tolerance is zero: every SIMD path repeats the
+// odd row counts, a single row and token counts 1..33 (70 rows and tokens for the GEMM); and
+// kernels::matmul end to end at 1 and 2 threads against the scalar table. The tolerance is zero: every SIMD path repeats the
 // twin's float operations in the twin's order (integer parts are exact in any order), which is
 // what makes a token's result independent of the batch it is computed in.
 #include <gtest/gtest.h>
@@ -104,6 +104,12 @@ std::vector<Case> cases(DType type, bool many_tokens) {
         }
       }
     }
+  }
+  if (many_tokens && !is_float) {
+    // Past the GEMMs' blocking: a K chunk cut short (legacy 288 = 256 + 32), two row panels
+    // and two token blocks (over 64 rows and 64 tokens).
+    out.push_back({type, k_quant ? 512 : 288, 70, 70, WeightKind::Quantized});
+    out.push_back({type, k_quant ? 512 : 288, 70, 70, WeightKind::RandomBits});
   }
   return out;
 }
