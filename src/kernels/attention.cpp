@@ -80,8 +80,10 @@ void attention(const AttentionParams& p, const float* q, int64_t n_queries, cons
   const size_t kv_row_bytes = row_bytes(p.kv_type, kv_stride);
   const size_t head_bytes = row_bytes(p.kv_type, p.head_dim);
   const int group = p.n_heads / p.n_kv_heads;
-  // Few tasks (decode): split groups into single heads so every thread gets work.
-  const int heads_per_task = n_queries * p.n_kv_heads >= 4 * pool.size() ? group : 1;
+  // Fewer KV heads than threads (decode of one sequence): split groups into single heads so
+  // every thread gets work; otherwise a task takes a whole group, whose keys and values it
+  // then reads once for all its heads.
+  const int heads_per_task = n_queries * p.n_kv_heads >= pool.size() ? group : 1;
   const int64_t tasks_per_query = p.n_heads / heads_per_task;
   const int64_t n_tasks = n_queries * tasks_per_query;
   const bool flash = p.flash && !q8;
