@@ -54,7 +54,8 @@ void matvec_rows(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, con
   const size_t spacing = static_cast<size_t>(q) * row_bytes;
   for (int i = 0; i < kMatvecRows && q > 0; ++i) {  // the first stretch of every stream
     const uint8_t* p = wb + i * spacing;
-    for (size_t off = 0; off < std::min(ahead, spacing); off += 64) __builtin_prefetch(p + off, 0, 3);
+    for (size_t off = 0; off < std::min(ahead, spacing); off += 64)
+      __builtin_prefetch(p + off, 0, 3);
   }
   float out[kMatvecRows];
   for (int64_t g = 0; g < q; ++g) {

@@ -98,9 +98,12 @@ inline void q6_k_levels(const uint8_t* ql, const uint8_t* qh, int h, __m256i* q)
   const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 64 * h));
   const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 64 * h + 32));
   const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh + 32 * h));
-  q[0] = _mm256_or_si256(_mm256_and_si256(ql0, low), _mm256_and_si256(_mm256_slli_epi16(hb, 4), bits45));
-  q[1] = _mm256_or_si256(_mm256_and_si256(ql1, low), _mm256_and_si256(_mm256_slli_epi16(hb, 2), bits45));
-  q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low), _mm256_and_si256(hb, bits45));
+  q[0] = _mm256_or_si256(_mm256_and_si256(ql0, low),
+                         _mm256_and_si256(_mm256_slli_epi16(hb, 4), bits45));
+  q[1] = _mm256_or_si256(_mm256_and_si256(ql1, low),
+                         _mm256_and_si256(_mm256_slli_epi16(hb, 2), bits45));
+  q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low),
+                         _mm256_and_si256(hb, bits45));
   q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low),
                          _mm256_and_si256(_mm256_srli_epi16(hb, 2), bits45));
 }

@@ -160,9 +160,8 @@ void accumulate_values(float* acc, int head_dim, float c, const float* w, int n,
   for (int d = 0; d < head_dim; d += kChunk) {
     float* a = acc + d;
     const uint16_t* vd = v + d;
-    with_count<8>(std::min(kChunk, head_dim - d) / 8, [&](auto n_vecs) {
-      accumulate_chunk<n_vecs>(a, c, w, n, vd, kv_stride);
-    });
+    with_count<8>(std::min(kChunk, head_dim - d) / 8,
+                  [&](auto n_vecs) { accumulate_chunk<n_vecs>(a, c, w, n, vd, kv_stride); });
   }
 }
 
@@ -223,7 +222,8 @@ void weighted_values(const AttentionRowArgs& a, const float* w, int c0, float* o
     const __m256 wj = _mm256_broadcast_ss(w + j);
     for (int i = 0; i < NV; ++i) {
       acc[i] = _mm256_fmadd_ps(
-          wj, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(vj + 8 * i))), acc[i]);
+          wj, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(vj + 8 * i))),
+          acc[i]);
     }
   }
   for (int i = 0; i < NV; ++i) _mm256_storeu_ps(out + c0 + 8 * i, acc[i]);
@@ -242,11 +242,12 @@ void attention_row(const AttentionRowArgs& a) {
     return;
   }
   const int nv = hd / 8;
-  float* qh = a.scratch;                                // [n_heads][head_dim]
+  float* qh = a.scratch;                                    // [n_heads][head_dim]
   float* keys = qh + static_cast<int64_t>(a.n_heads) * hd;  // [8][head_dim]
   for (int h = 0; h < a.n_heads; ++h) {
     for (int i = 0; i < nv; ++i) {
-      _mm256_storeu_ps(qh + h * hd + 8 * i, round_f16(_mm256_loadu_ps(a.q + h * a.head_stride + 8 * i)));
+      _mm256_storeu_ps(qh + h * hd + 8 * i,
+                       round_f16(_mm256_loadu_ps(a.q + h * a.head_stride + 8 * i)));
     }
   }
   const __m256 scale = _mm256_set1_ps(a.scale);
@@ -258,14 +259,16 @@ void attention_row(const AttentionRowArgs& a) {
     for (int t = 0; t < 8; ++t) {
       const uint16_t* kj = a.k + (j0 + std::min(t, n - 1)) * a.kv_stride;  // tail: repeat the last
       for (int i = 0; i < nv; ++i) {
-        _mm256_storeu_ps(keys + t * hd + 8 * i,
-                         _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kj + 8 * i))));
+        _mm256_storeu_ps(
+            keys + t * hd + 8 * i,
+            _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kj + 8 * i))));
       }
     }
     for (int h = 0; h < a.n_heads; ++h) {
       const float* q = qh + h * hd;
       __m256 dot[8];
-      for (int t = 0; t < 8; ++t) dot[t] = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(keys + t * hd));
+      for (int t = 0; t < 8; ++t)
+        dot[t] = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(keys + t * hd));
       for (int i = 1; i < nv; ++i) {
         const __m256 qi = _mm256_loadu_ps(q + 8 * i);
         for (int t = 0; t < 8; ++t) {

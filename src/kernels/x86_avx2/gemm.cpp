@@ -23,11 +23,11 @@
 namespace pocket::kernels::avx2 {
 namespace {
 
-constexpr int kGroup = 8;          // tokens per packed group (one register of int32 lanes)
-constexpr int kTileRows = 4;       // weight rows per micro-kernel call
-constexpr int64_t kChunk = kQKK;   // K elements per pass (a whole number of blocks of any type)
-constexpr int kPanelRows = 64;     // rows whose accumulators stay in scratch while K is walked
-constexpr int kBlockGroups = 8;    // token groups per pass over the weights
+constexpr int kGroup = 8;         // tokens per packed group (one register of int32 lanes)
+constexpr int kTileRows = 4;      // weight rows per micro-kernel call
+constexpr int64_t kChunk = kQKK;  // K elements per pass (a whole number of blocks of any type)
+constexpr int kPanelRows = 64;    // rows whose accumulators stay in scratch while K is walked
+constexpr int kBlockGroups = 8;   // token groups per pass over the weights
 constexpr int kPanelTiles = kPanelRows / kTileRows;
 
 enum class Act { Q8_0, Q8_1, Q8_K };
@@ -197,7 +197,8 @@ struct FmtQ6_K {
     o.d[e / kBlock] = f16_scalar(b.d);
   }
 };
-inline void two_bits(const uint8_t* qs, uint8_t* q) {  // element 128h + 32k + l: bits 2k of qs[32h + l]
+inline void two_bits(const uint8_t* qs,
+                     uint8_t* q) {  // element 128h + 32k + l: bits 2k of qs[32h + l]
   for (int e = 0; e < kQKK; ++e) {
     const int h = e / 128, k = (e % 128) / 32, l = e % 32;
     q[e] = (qs[32 * h + l] >> (2 * k)) & 3;
@@ -211,7 +212,8 @@ struct FmtQ2_K {
   static void unpack(const Block& b, int64_t e, const RowOut& o) {
     two_bits(b.qs, o.q + e);
     for (int s = 0; s < 16; ++s) o.sc[s] = word_pair(b.scales[s] & 0x0f, b.scales[s] & 0x0f);
-    for (int i = 0; i < 8; ++i) o.m_pair[i] = word_pair(b.scales[2 * i] >> 4, b.scales[2 * i + 1] >> 4);
+    for (int i = 0; i < 8; ++i)
+      o.m_pair[i] = word_pair(b.scales[2 * i] >> 4, b.scales[2 * i + 1] >> 4);
     o.d[e / kBlock] = f16_scalar(b.d);
     o.m[e / kBlock] = f16_scalar(b.dmin);
   }
@@ -251,7 +253,8 @@ constexpr int steps_per_flush() {
 
 // ---- packed groups: xq [k/4][8 tokens][4 bytes], dx [block][8], then per format:
 //      legacy: xoff [block][8] (-kOffset * sum of the block's activations), xs [block][8] (Q8_1 s);
-//      K-quants with an offset or mins: sums [sub-block / 2][8] word pairs (exact sub-block sums) ----
+//      K-quants with an offset or mins: sums [sub-block / 2][8] word pairs (exact sub-block sums)
+//      ----
 
 template <class F>
 struct Layout {
@@ -306,7 +309,8 @@ void pack(const void* x, size_t x_stride, int64_t count, int64_t n, void* group)
         for (int s = 0; s < kSubPerBlock; s += 2) {
           int pair[2] = {0, 0};
           for (int i = 0; i < 2; ++i) {
-            for (int g = 0; g < F::kSub / 16; ++g) pair[i] += blk.bsums[(s + i) * (F::kSub / 16) + g];
+            for (int g = 0; g < F::kSub / 16; ++g)
+              pair[i] += blk.bsums[(s + i) * (F::kSub / 16) + g];
           }
           sums[((b * kSubPerBlock + s) / 2) * kGroup + t] = word_pair(pair[0], pair[1]);
         }
@@ -425,7 +429,8 @@ void micro(const RowOut* tile, const uint8_t* group, const Layout<F>& lay, int64
     for (int i = 0; i < kSteps; ++i) {
       const __m256i xv = _mm256_load_si256(reinterpret_cast<const __m256i*>(xp + i * (kGroup * 4)));
       for (int r = 0; r < R; ++r) {
-        a16[r] = _mm256_add_epi16(a16[r], _mm256_maddubs_epi16(bcast32(wp + r * kChunk + 4 * i), xv));
+        a16[r] =
+            _mm256_add_epi16(a16[r], _mm256_maddubs_epi16(bcast32(wp + r * kChunk + 4 * i), xv));
         in_register(a16[r]);
       }
     }
@@ -460,9 +465,8 @@ void micro(const RowOut* tile, const uint8_t* group, const Layout<F>& lay, int64
           return t;
         };
         if constexpr (F::kOffset != 0) {
-          iacc[r] = _mm256_sub_epi32(
-              iacc[r], _mm256_mullo_epi32(pair_dot(tile[r].sc_pair),
-                                          _mm256_set1_epi32(F::kOffset)));
+          iacc[r] = _mm256_sub_epi32(iacc[r], _mm256_mullo_epi32(pair_dot(tile[r].sc_pair),
+                                                                 _mm256_set1_epi32(F::kOffset)));
         }
         __m256 t = _mm256_mul_ps(_mm256_mul_ps(d, _mm256_set1_ps(tile[r].d[blk])),
                                  _mm256_cvtepi32_ps(iacc[r]));
@@ -475,9 +479,9 @@ void micro(const RowOut* tile, const uint8_t* group, const Layout<F>& lay, int64
       }
     } else {
       __m256i isum[R];
-      const __m256i init = F::kOffset != 0
-                               ? _mm256_load_si256(reinterpret_cast<const __m256i*>(xoff + blk * kGroup))
-                               : _mm256_setzero_si256();
+      const __m256i init =
+          F::kOffset != 0 ? _mm256_load_si256(reinterpret_cast<const __m256i*>(xoff + blk * kGroup))
+                          : _mm256_setzero_si256();
       for (int r = 0; r < R; ++r) isum[r] = init;
       for (int64_t k4 = blk * (S / 4); k4 < (blk + 1) * (S / 4); k4 += kSteps) {
         steps(k4, isum, -1);

@@ -15,7 +15,6 @@
 namespace pocket::kernels::avx2 {
 namespace {
 
-
 template <class Block>
 const Block& block_at(const uint8_t* w, size_t w_stride, int r, int64_t b) {
   return reinterpret_cast<const Block*>(w + static_cast<size_t>(r) * w_stride)[b];
@@ -47,8 +46,10 @@ inline __m128i row_sums(const __m256i* v) {
 template <int R>
 inline __m128i row_sums(const __m128i* v) {
   if constexpr (R == 4) {
-    const __m128i ab = _mm_add_epi32(_mm_unpacklo_epi32(v[0], v[1]), _mm_unpackhi_epi32(v[0], v[1]));
-    const __m128i cd = _mm_add_epi32(_mm_unpacklo_epi32(v[2], v[3]), _mm_unpackhi_epi32(v[2], v[3]));
+    const __m128i ab =
+        _mm_add_epi32(_mm_unpacklo_epi32(v[0], v[1]), _mm_unpackhi_epi32(v[0], v[1]));
+    const __m128i cd =
+        _mm_add_epi32(_mm_unpacklo_epi32(v[2], v[3]), _mm_unpackhi_epi32(v[2], v[3]));
     return _mm_add_epi32(_mm_unpacklo_epi64(ab, cd), _mm_unpackhi_epi64(ab, cd));
   } else {
     __m256i wide[R];
@@ -183,7 +184,8 @@ struct ScaleMinKernel {
           k4_levels<kFifthBit>(wb.qs, qh, j, &lo, &hi);
           const __m256i p_lo = _mm256_maddubs_epi16(lo, load256(xb.qs + 64 * j));
           const __m256i p_hi = _mm256_maddubs_epi16(hi, load256(xb.qs + 64 * j + 32));
-          isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p_lo, _mm256_shuffle_epi8(sc, ctl[2 * j])));
+          isum =
+              _mm256_add_epi32(isum, _mm256_madd_epi16(p_lo, _mm256_shuffle_epi8(sc, ctl[2 * j])));
           isum = _mm256_add_epi32(isum,
                                   _mm256_madd_epi16(p_hi, _mm256_shuffle_epi8(sc, ctl[2 * j + 1])));
         }
@@ -205,7 +207,6 @@ struct ScaleMinKernel {
     }
     store_rows<R>(acc, out);
   }
-
 };
 
 // Q6_K x Q8_K: levels 0..63 standing for level - 32 (the -32 folded into the integer sum via
