@@ -10,6 +10,7 @@
 #include "kernels/matvec_driver.h"
 #include "kernels/x86_avx2/common.h"
 #include "kernels/x86_avx2/kernels_avx2.h"
+#include "kernels/x86_avx2/row_sums.h"
 #include "tensor/blocks.h"
 
 namespace pocket::kernels::avx2 {
@@ -22,40 +23,6 @@ const Block& block_at(const uint8_t* w, size_t w_stride, int r, int64_t b) {
 
 inline __m256i load256(const void* p) {
   return _mm256_loadu_si256(static_cast<const __m256i*>(p));
-}
-
-// Exact integer sums of R registers, one per lane of the result (lanes >= R are 0).
-template <int R>
-inline __m128i row_sums(const __m256i* v) {
-  if constexpr (R == 4) {
-    const __m256i ab =
-        _mm256_add_epi32(_mm256_unpacklo_epi32(v[0], v[1]), _mm256_unpackhi_epi32(v[0], v[1]));
-    const __m256i cd =
-        _mm256_add_epi32(_mm256_unpacklo_epi32(v[2], v[3]), _mm256_unpackhi_epi32(v[2], v[3]));
-    const __m256i abcd =
-        _mm256_add_epi32(_mm256_unpacklo_epi64(ab, cd), _mm256_unpackhi_epi64(ab, cd));
-    return _mm_add_epi32(_mm256_castsi256_si128(abcd), _mm256_extracti128_si256(abcd, 1));
-  } else {
-    alignas(16) int32_t out[4] = {};
-    for (int r = 0; r < R; ++r) out[r] = hsum_epi32(v[r]);
-    return _mm_load_si128(reinterpret_cast<const __m128i*>(out));
-  }
-}
-
-// Exact integer sums of R 4-lane registers, one per lane.
-template <int R>
-inline __m128i row_sums(const __m128i* v) {
-  if constexpr (R == 4) {
-    const __m128i ab =
-        _mm_add_epi32(_mm_unpacklo_epi32(v[0], v[1]), _mm_unpackhi_epi32(v[0], v[1]));
-    const __m128i cd =
-        _mm_add_epi32(_mm_unpacklo_epi32(v[2], v[3]), _mm_unpackhi_epi32(v[2], v[3]));
-    return _mm_add_epi32(_mm_unpacklo_epi64(ab, cd), _mm_unpackhi_epi64(ab, cd));
-  } else {
-    __m256i wide[R];
-    for (int r = 0; r < R; ++r) wide[r] = _mm256_zextsi128_si256(v[r]);
-    return row_sums<R>(wide);
-  }
 }
 
 // R f16 values, `stride` bytes apart, as floats in the first R lanes: gathered in a

@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "kernels/matvec_driver.h"
+#include "kernels/x86_avx2/row_sums.h"
 #include "kernels/x86_avx512/common.h"
 #include "kernels/x86_avx512/kernels_avx512.h"
 #include "tensor/blocks.h"
@@ -22,23 +23,9 @@ const Block* row_blocks(const uint8_t* w, size_t w_stride, int r) {
   return reinterpret_cast<const Block*>(w + static_cast<size_t>(r) * w_stride);
 }
 
-// Exact integer sums of R registers, one per lane of the result (lanes >= R are 0).
-template <int R>
-inline __m128i row_sums(const __m256i* v) {
-  alignas(16) int32_t out[4] = {};
-  if constexpr (R == 4) {
-    const __m256i ab =
-        _mm256_add_epi32(_mm256_unpacklo_epi32(v[0], v[1]), _mm256_unpackhi_epi32(v[0], v[1]));
-    const __m256i cd =
-        _mm256_add_epi32(_mm256_unpacklo_epi32(v[2], v[3]), _mm256_unpackhi_epi32(v[2], v[3]));
-    const __m256i abcd =
-        _mm256_add_epi32(_mm256_unpacklo_epi64(ab, cd), _mm256_unpackhi_epi64(ab, cd));
-    return _mm_add_epi32(_mm256_castsi256_si128(abcd), _mm256_extracti128_si256(abcd, 1));
-  } else {
-    for (int r = 0; r < R; ++r) out[r] = hsum_epi32(v[r]);
-    return _mm_load_si128(reinterpret_cast<const __m128i*>(out));
-  }
-}
+// The 256- and 128-bit reductions (x86_avx2/row_sums.h), beside the 512-bit one below.
+using avx2::row_sums;
+
 template <int R>
 inline __m128i row_sums(const __m512i* v) {
   __m256i h[R];
@@ -46,22 +33,6 @@ inline __m128i row_sums(const __m512i* v) {
     h[r] = _mm256_add_epi32(_mm512_castsi512_si256(v[r]), _mm512_extracti64x4_epi64(v[r], 1));
   }
   return row_sums<R>(h);
-}
-
-// Exact integer sums of R 4-lane registers, one per lane.
-template <int R>
-inline __m128i row_sums(const __m128i* v) {
-  if constexpr (R == 4) {
-    const __m128i ab =
-        _mm_add_epi32(_mm_unpacklo_epi32(v[0], v[1]), _mm_unpackhi_epi32(v[0], v[1]));
-    const __m128i cd =
-        _mm_add_epi32(_mm_unpacklo_epi32(v[2], v[3]), _mm_unpackhi_epi32(v[2], v[3]));
-    return _mm_add_epi32(_mm_unpacklo_epi64(ab, cd), _mm_unpackhi_epi64(ab, cd));
-  } else {
-    __m256i w[R];
-    for (int r = 0; r < R; ++r) w[r] = _mm256_zextsi128_si256(v[r]);
-    return row_sums<R>(w);
-  }
 }
 
 // R f16 values, `stride` bytes apart, as floats in the first R lanes (register inserts: a
