@@ -23,11 +23,12 @@
 namespace pocket::kernels::avx2 {
 namespace {
 
-constexpr int kGroup = 8;         // tokens per packed group (one register of int32 lanes)
-constexpr int kTileRows = 4;      // weight rows per micro-kernel call
-constexpr int64_t kChunk = kQKK;  // K elements per pass (a whole number of blocks of any type)
-constexpr int kPanelRows = 64;    // rows whose accumulators stay in scratch while K is walked
-constexpr int kBlockGroups = 8;   // token groups per pass over the weights
+constexpr int kGroup = 8;          // tokens per packed group (one register of int32 lanes)
+constexpr int kTileRows = 4;       // weight rows per micro-kernel call
+constexpr int64_t kChunk = kQKK;   // K elements per pass (a whole number of blocks of any type)
+constexpr int kPanelRows = 64;     // rows whose accumulators stay in scratch while K is walked
+constexpr int kBlockGroups = 8;    // token groups per pass over the weights
+constexpr int kGroupsPerCall = 2;  // token groups of one micro-kernel call
 constexpr int kPanelTiles = kPanelRows / kTileRows;
 
 enum class Act { Q8_0, Q8_1, Q8_K };
@@ -378,28 +379,36 @@ inline __m256i bcast32(const void* p) {
   return _mm256_set1_epi32(v);
 }
 
-// R rows x 8 tokens of one group over the chunk [k0, k0 + kc) of the unpacked tile: acc_io
-// ([R][8] floats) holds the running sums in and out.
-template <class F, int R>
-void micro(const RowOut* tile, const uint8_t* group, const Layout<F>& lay, int64_t k0, int64_t kc,
-           float* acc_io) {
+// R rows x G groups of 8 tokens over the chunk [k0, k0 + kc) of the unpacked tile. Each
+// broadcast weight word meets the activations of G groups (fewer loads per multiply-add).
+// group: the first group, the others group_stride bytes apart; acc_io ([G][R][8] floats,
+// kTileRows * kGroup apart per group) holds the running sums in and out, updated once per block.
+template <class F, int R, int G>
+void micro(const RowOut* tile, const uint8_t* group, size_t group_stride, const Layout<F>& lay,
+           int64_t k0, int64_t kc, float* acc_io) {
   using A = ActTraits<F::kAct>;
   constexpr int S = F::kSub;
   constexpr bool kSuper = Layout<F>::kSuper;
   constexpr int kSubPerBlock = F::kBlock / S;
   constexpr int kSteps = steps_per_flush<F>();
-  const uint8_t* xq = group + (k0 / 4) * (kGroup * 4);
-  const float* dx =
-      reinterpret_cast<const float*>(group + lay.xq_bytes()) + (k0 / A::kBlock) * kGroup;
-  const int32_t* xoff =
-      reinterpret_cast<const int32_t*>(group + lay.xoff_offset()) + (k0 / F::kBlock) * kGroup;
-  const float* xs =
-      reinterpret_cast<const float*>(group + lay.xs_offset()) + (k0 / F::kBlock) * kGroup;
-  const int32_t* sums =
-      reinterpret_cast<const int32_t*>(group + lay.sums_offset()) + (k0 / S / 2) * kGroup;
+  const uint8_t* xq[G];
+  const float* dx[G];
+  const int32_t* xoff[G];
+  const float* xs[G];
+  const int32_t* sums[G];
+  for (int g = 0; g < G; ++g) {
+    const uint8_t* grp = group + g * group_stride;
+    xq[g] = grp + (k0 / 4) * (kGroup * 4);
+    dx[g] = reinterpret_cast<const float*>(grp + lay.xq_bytes()) + (k0 / A::kBlock) * kGroup;
+    xoff[g] = reinterpret_cast<const int32_t*>(grp + lay.xoff_offset()) + (k0 / F::kBlock) * kGroup;
+    xs[g] = reinterpret_cast<const float*>(grp + lay.xs_offset()) + (k0 / F::kBlock) * kGroup;
+    sums[g] = reinterpret_cast<const int32_t*>(grp + lay.sums_offset()) + (k0 / S / 2) * kGroup;
+  }
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc[R];
-  for (int r = 0; r < R; ++r) acc[r] = _mm256_loadu_ps(acc_io + r * kGroup);
+  auto accumulate = [&](int r, int g, __m256 t) {
+    float* a = acc_io + (g * kTileRows + r) * kGroup;
+    _mm256_storeu_ps(a, _mm256_add_ps(_mm256_loadu_ps(a), t));
+  };
 
   // Row r of the tile: levels at q0 + r * kChunk, scale words at sc0 + r * kSubs.
   constexpr int64_t kSubs = Scratch<F>::kSubs;
@@ -407,101 +416,175 @@ void micro(const RowOut* tile, const uint8_t* group, const Layout<F>& lay, int64
   const int8_t* qs0 = tile[0].q_signed;
   const int32_t* sc0 = tile[0].sc;
 
-  // isum[r] += the products of kSteps k/4 steps from step k4 (within the chunk), summed in
+  // isum[r][g] += the products of kSteps k/4 steps from step k4 (within the chunk), summed in
   // int16 and widened against word pairs: the sub-block's scale (`sub` >= 0) or ones.
-  auto steps = [&](int64_t k4, __m256i* isum, int64_t sub) {
-    const uint8_t* xp = xq + k4 * (kGroup * 4);
+  auto steps = [&](int64_t k4, __m256i(*isum)[G], int64_t sub) {
     const uint8_t* wp = q0 + 4 * k4;
     if constexpr (F::kSigned) {
       // Q8_0: one step per widening (a pair can reach 2 * 128 * 127), no scale.
       static_assert(kSteps == 1);
       const int8_t* sp = qs0 + 4 * k4;
-      const __m256i xv = _mm256_load_si256(reinterpret_cast<const __m256i*>(xp));
-      for (int r = 0; r < R; ++r) {
-        const __m256i p = _mm256_maddubs_epi16(bcast32(wp + r * kChunk),
-                                               _mm256_sign_epi8(xv, bcast32(sp + r * kChunk)));
-        isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(p, ones));
+      __m256i xv[G];
+      _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+        xv[g] = _mm256_load_si256(reinterpret_cast<const __m256i*>(xq[g] + k4 * (kGroup * 4)));
+      }
+      _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
+        const __m256i w = bcast32(wp + r * kChunk), sign = bcast32(sp + r * kChunk);
+        _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+          const __m256i p = _mm256_maddubs_epi16(w, _mm256_sign_epi8(xv[g], sign));
+          isum[r][g] = _mm256_add_epi32(isum[r][g], _mm256_madd_epi16(p, ones));
+        }
       }
       return;
     }
-    __m256i a16[R];
-    for (int r = 0; r < R; ++r) a16[r] = _mm256_setzero_si256();
-    for (int i = 0; i < kSteps; ++i) {
-      const __m256i xv = _mm256_load_si256(reinterpret_cast<const __m256i*>(xp + i * (kGroup * 4)));
-      for (int r = 0; r < R; ++r) {
-        a16[r] =
-            _mm256_add_epi16(a16[r], _mm256_maddubs_epi16(bcast32(wp + r * kChunk + 4 * i), xv));
-        in_register(a16[r]);
+    __m256i a16[R][G];
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
+      _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) a16[r][g] = _mm256_setzero_si256();
+    }
+    _Pragma("GCC unroll 8") for (int i = 0; i < kSteps; ++i) {
+      __m256i xv[G];
+      _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+        xv[g] =
+            _mm256_load_si256(reinterpret_cast<const __m256i*>(xq[g] + (k4 + i) * (kGroup * 4)));
+      }
+      _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
+        const __m256i w = bcast32(wp + r * kChunk + 4 * i);
+        _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+          a16[r][g] = _mm256_add_epi16(a16[r][g], _mm256_maddubs_epi16(w, xv[g]));
+          in_register(a16[r][g]);
+        }
       }
     }
-    for (int r = 0; r < R; ++r) {
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
       const __m256i w = sub >= 0 ? bcast32(sc0 + r * kSubs + sub) : ones;
-      isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(a16[r], w));
+      _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+        isum[r][g] = _mm256_add_epi32(isum[r][g], _mm256_madd_epi16(a16[r][g], w));
+      }
     }
   };
 
   for (int64_t blk = 0; blk < kc / F::kBlock; ++blk) {
     if constexpr (kSuper) {
-      __m256i iacc[R];
-      for (int r = 0; r < R; ++r) iacc[r] = _mm256_setzero_si256();
+      __m256i iacc[R][G];
+      for (int r = 0; r < R; ++r) {
+        for (int g = 0; g < G; ++g) iacc[r][g] = _mm256_setzero_si256();
+      }
       for (int s = 0; s < kSubPerBlock; ++s) {
         const int64_t sub = blk * kSubPerBlock + s;
         for (int64_t k4 = sub * (S / 4); k4 < (sub + 1) * (S / 4); k4 += kSteps) {
           steps(k4, iacc, sub);
         }
       }
-      const __m256 d = _mm256_load_ps(dx + blk * kGroup);
-      for (int r = 0; r < R; ++r) {
-        // Per sub-block pair: sums (2i, 2i + 1) of every token against the row's word pairs.
-        auto pair_dot = [&](const int32_t* words) {
-          __m256i t = _mm256_setzero_si256();
-          for (int i = 0; i < kSubPerBlock / 2; ++i) {
-            const int64_t pair = blk * (kSubPerBlock / 2) + i;
-            t = _mm256_add_epi32(
-                t, _mm256_madd_epi16(
-                       _mm256_load_si256(reinterpret_cast<const __m256i*>(sums + pair * kGroup)),
-                       bcast32(words + pair)));
+      for (int g = 0; g < G; ++g) {
+        const __m256 d = _mm256_load_ps(dx[g] + blk * kGroup);
+        for (int r = 0; r < R; ++r) {
+          // Per sub-block pair: sums (2i, 2i + 1) of every token against the row's word pairs.
+          auto pair_dot = [&](const int32_t* words) {
+            __m256i t = _mm256_setzero_si256();
+            for (int i = 0; i < kSubPerBlock / 2; ++i) {
+              const int64_t pair = blk * (kSubPerBlock / 2) + i;
+              t = _mm256_add_epi32(
+                  t,
+                  _mm256_madd_epi16(
+                      _mm256_load_si256(reinterpret_cast<const __m256i*>(sums[g] + pair * kGroup)),
+                      bcast32(words + pair)));
+            }
+            return t;
+          };
+          __m256i isum = iacc[r][g];
+          if constexpr (F::kOffset != 0) {
+            isum = _mm256_sub_epi32(
+                isum, _mm256_mullo_epi32(pair_dot(tile[r].sc_pair), _mm256_set1_epi32(F::kOffset)));
           }
-          return t;
-        };
-        if constexpr (F::kOffset != 0) {
-          iacc[r] = _mm256_sub_epi32(iacc[r], _mm256_mullo_epi32(pair_dot(tile[r].sc_pair),
-                                                                 _mm256_set1_epi32(F::kOffset)));
+          __m256 t = _mm256_mul_ps(_mm256_mul_ps(d, _mm256_set1_ps(tile[r].d[blk])),
+                                   _mm256_cvtepi32_ps(isum));
+          if constexpr (F::kMin) {
+            const __m256i imin = pair_dot(tile[r].m_pair);
+            t = _mm256_sub_ps(t, _mm256_mul_ps(_mm256_mul_ps(d, _mm256_set1_ps(tile[r].m[blk])),
+                                               _mm256_cvtepi32_ps(imin)));
+          }
+          accumulate(r, g, t);
         }
-        __m256 t = _mm256_mul_ps(_mm256_mul_ps(d, _mm256_set1_ps(tile[r].d[blk])),
-                                 _mm256_cvtepi32_ps(iacc[r]));
-        if constexpr (F::kMin) {
-          const __m256i imin = pair_dot(tile[r].m_pair);
-          t = _mm256_sub_ps(t, _mm256_mul_ps(_mm256_mul_ps(d, _mm256_set1_ps(tile[r].m[blk])),
-                                             _mm256_cvtepi32_ps(imin)));
-        }
-        acc[r] = _mm256_add_ps(acc[r], t);
       }
     } else {
-      __m256i isum[R];
-      const __m256i init =
-          F::kOffset != 0 ? _mm256_load_si256(reinterpret_cast<const __m256i*>(xoff + blk * kGroup))
-                          : _mm256_setzero_si256();
-      for (int r = 0; r < R; ++r) isum[r] = init;
+      __m256i isum[R][G];
+      for (int g = 0; g < G; ++g) {
+        const __m256i init =
+            F::kOffset != 0
+                ? _mm256_load_si256(reinterpret_cast<const __m256i*>(xoff[g] + blk * kGroup))
+                : _mm256_setzero_si256();
+        for (int r = 0; r < R; ++r) isum[r][g] = init;
+      }
       for (int64_t k4 = blk * (S / 4); k4 < (blk + 1) * (S / 4); k4 += kSteps) {
         steps(k4, isum, -1);
       }
-      const __m256 d = _mm256_load_ps(dx + blk * kGroup);
-      for (int r = 0; r < R; ++r) {
-        const __m256 fi = _mm256_cvtepi32_ps(isum[r]);
-        __m256 t;
-        if constexpr (F::kMin) {
-          t = _mm256_add_ps(
-              _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(tile[r].d[blk]), d), fi),
-              _mm256_mul_ps(_mm256_set1_ps(tile[r].m[blk]), _mm256_load_ps(xs + blk * kGroup)));
-        } else {
-          t = _mm256_mul_ps(_mm256_mul_ps(fi, _mm256_set1_ps(tile[r].d[blk])), d);
+      for (int g = 0; g < G; ++g) {
+        const __m256 d = _mm256_load_ps(dx[g] + blk * kGroup);
+        for (int r = 0; r < R; ++r) {
+          const __m256 fi = _mm256_cvtepi32_ps(isum[r][g]);
+          __m256 t;
+          if constexpr (F::kMin) {
+            t = _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(tile[r].d[blk]), d), fi),
+                              _mm256_mul_ps(_mm256_set1_ps(tile[r].m[blk]),
+                                            _mm256_load_ps(xs[g] + blk * kGroup)));
+          } else {
+            t = _mm256_mul_ps(_mm256_mul_ps(fi, _mm256_set1_ps(tile[r].d[blk])), d);
+          }
+          accumulate(r, g, t);
         }
-        acc[r] = _mm256_add_ps(acc[r], t);
       }
     }
   }
-  for (int r = 0; r < R; ++r) _mm256_storeu_ps(acc_io + r * kGroup, acc[r]);
+}
+
+// 8 rows x 8 tokens (rows[r]: tokens 0..7 of row r) to tokens[t]: rows 0..7 of token t.
+inline void transpose8(const __m256 rows[8], __m256 tokens[8]) {
+  __m256 a[8], b[8];
+  for (int i = 0; i < 4; ++i) {
+    a[2 * i] = _mm256_unpacklo_ps(rows[2 * i], rows[2 * i + 1]);
+    a[2 * i + 1] = _mm256_unpackhi_ps(rows[2 * i], rows[2 * i + 1]);
+  }
+  for (int i = 0; i < 2; ++i) {
+    for (int j = 0; j < 2; ++j) {
+      const __m256 lo = a[4 * i + j], hi = a[4 * i + j + 2];
+      b[4 * i + 2 * j] = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(1, 0, 1, 0));
+      b[4 * i + 2 * j + 1] = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 2, 3, 2));
+    }
+  }
+  for (int i = 0; i < 4; ++i) {
+    tokens[i] = _mm256_permute2f128_ps(b[i], b[i + 4], 0x20);
+    tokens[i + 4] = _mm256_permute2f128_ps(b[i], b[i + 4], 0x31);
+  }
+}
+
+// The panel's sums ([tile][group][row][token]) to y ([token][row]): eight rows of eight tokens
+// at a time are transposed in registers so that each token's rows go out as one store.
+inline void store_panel(const float* acc, int64_t np, int64_t g0, int64_t ng, int64_t n_tokens,
+                        float* y, int64_t y_stride) {
+  constexpr size_t kTileAcc = size_t{kBlockGroups} * kTileRows * kGroup;
+  static_assert(2 * kTileRows == 8 && kGroup == 8);
+  for (int64_t g = 0; g < ng; ++g) {
+    const int64_t tok0 = (g0 + g) * kGroup;
+    const int64_t nt = std::min<int64_t>(kGroup, n_tokens - tok0);
+    int64_t r0 = 0;
+    if (nt == kGroup) {
+      for (; r0 + 8 <= np; r0 += 8) {
+        __m256 rows[8], tokens[8];
+        for (int r = 0; r < 8; ++r) {
+          const float* tile = acc + ((r0 + r) / kTileRows) * kTileAcc;
+          rows[r] = _mm256_loadu_ps(tile + (g * kTileRows + r % kTileRows) * kGroup);
+        }
+        transpose8(rows, tokens);
+        for (int t = 0; t < 8; ++t) _mm256_storeu_ps(y + (tok0 + t) * y_stride + r0, tokens[t]);
+      }
+    }
+    for (int64_t r = r0; r < np; ++r) {
+      const float* tile = acc + (r / kTileRows) * kTileAcc;
+      for (int64_t t = 0; t < nt; ++t) {
+        y[(tok0 + t) * y_stride + r] = tile[(g * kTileRows + r % kTileRows) * kGroup + t];
+      }
+    }
+  }
 }
 
 template <class F>
@@ -533,26 +616,20 @@ void compute(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const vo
           }
           float* tile_acc = sc.acc + (t0 / kTileRows) * kTileAcc;
           with_count<kTileRows>(rows, [&](auto tile_rows) {
-            for (int64_t g = 0; g < ng; ++g) {
-              micro<F, tile_rows>(sc.rows, gbase + static_cast<size_t>(g0 + g) * gb, lay, k0, kc,
-                                  tile_acc + g * (kTileRows * kGroup));
+            int64_t g = 0;
+            for (; g + kGroupsPerCall <= ng; g += kGroupsPerCall) {
+              micro<F, tile_rows, kGroupsPerCall>(sc.rows, gbase + static_cast<size_t>(g0 + g) * gb,
+                                                  gb, lay, k0, kc,
+                                                  tile_acc + g * (kTileRows * kGroup));
+            }
+            for (; g < ng; ++g) {
+              micro<F, tile_rows, 1>(sc.rows, gbase + static_cast<size_t>(g0 + g) * gb, gb, lay, k0,
+                                     kc, tile_acc + g * (kTileRows * kGroup));
             }
           });
         }
       }
-      for (int64_t t0 = 0; t0 < np; t0 += kTileRows) {
-        const int rows = static_cast<int>(std::min<int64_t>(kTileRows, np - t0));
-        const float* tile_acc = sc.acc + (t0 / kTileRows) * kTileAcc;
-        for (int64_t g = 0; g < ng; ++g) {
-          const int64_t tok0 = (g0 + g) * kGroup;
-          const int64_t nt = std::min<int64_t>(kGroup, n_tokens - tok0);
-          for (int r = 0; r < rows; ++r) {
-            for (int64_t t = 0; t < nt; ++t) {
-              y[(tok0 + t) * y_stride + p0 + t0 + r] = tile_acc[(g * kTileRows + r) * kGroup + t];
-            }
-          }
-        }
-      }
+      store_panel(sc.acc, np, g0, ng, n_tokens, y + p0, y_stride);
     }
   }
 }
