@@ -425,12 +425,15 @@ void micro(const RowOut* tile, const uint8_t* group, size_t group_stride, const 
       static_assert(kSteps == 1);
       const int8_t* sp = qs0 + 4 * k4;
       __m256i xv[G];
-      _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+#pragma GCC unroll 8
+      for (int g = 0; g < G; ++g) {
         xv[g] = _mm256_load_si256(reinterpret_cast<const __m256i*>(xq[g] + k4 * (kGroup * 4)));
       }
-      _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
         const __m256i w = bcast32(wp + r * kChunk), sign = bcast32(sp + r * kChunk);
-        _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+#pragma GCC unroll 8
+        for (int g = 0; g < G; ++g) {
           const __m256i p = _mm256_maddubs_epi16(w, _mm256_sign_epi8(xv[g], sign));
           isum[r][g] = _mm256_add_epi32(isum[r][g], _mm256_madd_epi16(p, ones));
         }
@@ -438,26 +441,34 @@ void micro(const RowOut* tile, const uint8_t* group, size_t group_stride, const 
       return;
     }
     __m256i a16[R][G];
-    _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
-      _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) a16[r][g] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 8
+      for (int g = 0; g < G; ++g) a16[r][g] = _mm256_setzero_si256();
     }
-    _Pragma("GCC unroll 8") for (int i = 0; i < kSteps; ++i) {
+#pragma GCC unroll 8
+    for (int i = 0; i < kSteps; ++i) {
       __m256i xv[G];
-      _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+#pragma GCC unroll 8
+      for (int g = 0; g < G; ++g) {
         xv[g] =
             _mm256_load_si256(reinterpret_cast<const __m256i*>(xq[g] + (k4 + i) * (kGroup * 4)));
       }
-      _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
         const __m256i w = bcast32(wp + r * kChunk + 4 * i);
-        _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+#pragma GCC unroll 8
+        for (int g = 0; g < G; ++g) {
           a16[r][g] = _mm256_add_epi16(a16[r][g], _mm256_maddubs_epi16(w, xv[g]));
           in_register(a16[r][g]);
         }
       }
     }
-    _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
       const __m256i w = sub >= 0 ? bcast32(sc0 + r * kSubs + sub) : ones;
-      _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+#pragma GCC unroll 8
+      for (int g = 0; g < G; ++g) {
         isum[r][g] = _mm256_add_epi32(isum[r][g], _mm256_madd_epi16(a16[r][g], w));
       }
     }
