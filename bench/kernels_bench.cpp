@@ -7,6 +7,7 @@
 #include <benchmark/benchmark.h>
 #include <sys/mman.h>
 
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -156,7 +157,8 @@ void BM_AttentionRow(benchmark::State& state) {
   for (size_t i = 0; i < k.size(); ++i) k[i] = v[i] = f32_to_f16(f[i]);
   const auto q = gaussian(static_cast<int64_t>(n_heads) * head_dim, 4);
   std::vector<float> scores(static_cast<size_t>(n_heads * n_kv)),
-      scratch(static_cast<size_t>(kernels::attention_row_scratch(n_heads, head_dim))), out(static_cast<size_t>(n_heads * head_dim));
+      scratch(static_cast<size_t>(kernels::attention_row_scratch(n_heads, head_dim))),
+      out(static_cast<size_t>(n_heads * head_dim));
   kernels::AttentionRowArgs a{};
   a.q = q.data();
   a.head_stride = head_dim;
@@ -178,6 +180,34 @@ void BM_AttentionRow(benchmark::State& state) {
     benchmark::DoNotOptimize(out.data());
   }
   state.SetItemsProcessed(state.iterations() * n_kv * n_heads);
+}
+
+// Prefill attention through the driver (the pool's threads, causal): n queries at positions
+// 0 .. n - 1 against their own n keys. args: n, heads, KV heads, head_dim, threads. Items:
+// (query, key, head) triples.
+void BM_AttentionPrefill(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  kernels::AttentionParams p;
+  p.n_heads = static_cast<int>(state.range(1));
+  p.n_kv_heads = static_cast<int>(state.range(2));
+  p.head_dim = static_cast<int>(state.range(3));
+  p.scale = 1.0f / std::sqrt(static_cast<float>(p.head_dim));
+  ThreadPool pool(static_cast<int>(state.range(4)));
+  kernels::Workspace ws;
+  const auto q = gaussian(n * p.n_heads * p.head_dim, 5);
+  const auto f = gaussian(2 * n * p.n_kv_heads * p.head_dim, 6);
+  std::vector<uint16_t> kv(f.size());
+  for (size_t i = 0; i < kv.size(); ++i) kv[i] = f32_to_f16(f[i]);
+  const uint16_t* k = kv.data();
+  const uint16_t* v = kv.data() + kv.size() / 2;
+  std::vector<int32_t> pos(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) pos[static_cast<size_t>(i)] = static_cast<int32_t>(i);
+  std::vector<float> out(q.size());
+  for (auto _ : state) {
+    kernels::attention(p, q.data(), n, pos.data(), k, v, n, out.data(), pool, ws);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations() * n * (n + 1) / 2 * p.n_heads);
 }
 
 void BM_Swiglu(benchmark::State& state) {
@@ -202,9 +232,9 @@ void BM_ToF16(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * n);
 }
 
-// args: n, n_rows, threads, huge_pages. The whole decode matmul (activation quantization, row chunks
-// claimed by the pool's threads, the matvec kernel) on weights far larger than the caches, on
-// 4 KiB pages like a mapped model file (huge_pages = 1: transparent 2 MiB pages): bytes/s of
+// args: n, n_rows, threads, huge_pages. The whole decode matmul (activation quantization, row
+// chunks claimed by the pool's threads, the matvec kernel) on weights far larger than the caches,
+// on 4 KiB pages like a mapped model file (huge_pages = 1: transparent 2 MiB pages): bytes/s of
 // weights, to compare with StreamReadThreads at the same thread count. The gap is what
 // threading, the kernel and address translation leave of the memory bandwidth.
 void BM_MatmulThreads(benchmark::State& state, DType type) {
@@ -326,6 +356,11 @@ const bool kRegistered = [] {
       ->Args({512, 64, 4})
       ->Args({4096, 128, 2})
       ->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("AttentionPrefill", BM_AttentionPrefill)
+      ->Args({512, 9, 3, 64, 2})    // smollm2-135m
+      ->Args({512, 16, 8, 128, 2})  // qwen3-0.6b
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
   benchmark::RegisterBenchmark("StreamRead", BM_StreamRead)
       ->Arg(256)
       ->Unit(benchmark::kMillisecond);

@@ -21,6 +21,9 @@
 namespace pocket::kernels {
 namespace {
 
+// Query rows of one task in prefill (see attention_rows).
+constexpr int64_t kQueriesPerTask = 16;
+
 struct Q8Row {
   const float* q;  // [n_heads][head_dim], head_stride apart
   int64_t head_stride;
@@ -55,7 +58,8 @@ void attention_row_q8_0(const KernelTable& table, const Q8Row& a) {
       }
       const float w = std::exp(s - max);
       sum += w;
-      const auto* vb = reinterpret_cast<const BlockQ8_0*>(a.v + static_cast<size_t>(j) * a.row_bytes);
+      const auto* vb =
+          reinterpret_cast<const BlockQ8_0*>(a.v + static_cast<size_t>(j) * a.row_bytes);
       for (int b = 0; b < n_blocks; ++b) {
         const float wd = w * f16_to_f32(vb[b].d);
         float* acc = a.acc + b * kQK;
@@ -85,44 +89,98 @@ void attention(const AttentionParams& p, const float* q, int64_t n_queries, cons
   // then reads once for all its heads.
   const int heads_per_task = n_queries * p.n_kv_heads >= pool.size() ? group : 1;
   const int64_t tasks_per_query = p.n_heads / heads_per_task;
-  const int64_t n_tasks = n_queries * tasks_per_query;
   const bool flash = p.flash && !q8;
+  // Prefill through the two-pass kernel: a task takes up to kQueriesPerTask consecutive query
+  // rows of its group when the table has a kernel for several rows (keys and values are then
+  // converted once for all of them).
+  const bool several = !q8 && !flash && table.attention_rows != nullptr && p.causal &&
+                       p.window == 0 && heads_per_task == group && n_queries > 1;
+  const int64_t queries_per_task = several ? kQueriesPerTask : 1;
+  const int64_t n_blocks = (n_queries + queries_per_task - 1) / queries_per_task;
+  const int64_t n_tasks = n_blocks * tasks_per_query;
   // Per thread: the q8_0 path's q blocks and sums, the fused f16 kernel's tile state, or the
   // two-pass kernel's scores and scratch; rounded up to whole cache lines (no false sharing).
-  const int64_t need = q8      ? 2 * p.head_dim + 16
-                       : flash ? attention_flash_scratch(heads_per_task, p.head_dim)
-                               : heads_per_task * n_kv + attention_row_scratch(heads_per_task, p.head_dim) + 16;
+  const int64_t need =
+      q8        ? 2 * p.head_dim + 16
+      : flash   ? attention_flash_scratch(heads_per_task, p.head_dim)
+      : several ? queries_per_task * heads_per_task * n_kv +
+                      attention_rows_scratch(heads_per_task, static_cast<int>(queries_per_task),
+                                             p.head_dim) +
+                      16
+                : heads_per_task * n_kv + attention_row_scratch(heads_per_task, p.head_dim) + 16;
   const int64_t per_thread = (need + 15) / 16 * 16;
   float* scratch = ws.floats(static_cast<size_t>(per_thread * pool.size()));
 
-  auto task_fn = [&](int64_t task, int thread) {
-    float* mine = scratch + thread * per_thread;
-    const int64_t i = task / tasks_per_query;
-    const int h0 = static_cast<int>(task % tasks_per_query) * heads_per_task;
+  // Query row i of the heads from h0 on (its f16 cache rows, if that is the cache type).
+  auto row_of = [&](int64_t i, int h0) {
     const int kvh = h0 / group;
     const int64_t pos = q_pos[i];
     const int64_t first = p.window > 0 ? std::max<int64_t>(0, pos - p.window + 1) : 0;
     const int64_t last = p.causal ? std::min<int64_t>(n_kv, pos + 1) : n_kv;
-    const float* qi = q + i * q_stride + static_cast<int64_t>(h0) * p.head_dim;
-    float* oi = out + i * q_stride + static_cast<int64_t>(h0) * p.head_dim;
     const auto* kb = static_cast<const uint8_t*>(k) + static_cast<size_t>(kvh) * head_bytes;
     const auto* vb = static_cast<const uint8_t*>(v) + static_cast<size_t>(kvh) * head_bytes;
+    return AttentionRow{q + i * q_stride + static_cast<int64_t>(h0) * p.head_dim,
+                        p.head_dim,
+                        heads_per_task,
+                        p.head_dim,
+                        reinterpret_cast<const uint16_t*>(kb),
+                        reinterpret_cast<const uint16_t*>(vb),
+                        kv_stride,
+                        first,
+                        last,
+                        p.scale,
+                        p.softcap,
+                        out + i * q_stride + static_cast<int64_t>(h0) * p.head_dim};
+  };
+  auto row_fn = [&](int64_t i, int h0, float* mine) {
+    const AttentionRow row = row_of(i, h0);
     if (q8) {
-      Q8Row a{qi, p.head_dim, heads_per_task, p.head_dim, kb, vb, kv_row_bytes, first, last,
-              p.scale, p.softcap, reinterpret_cast<uint8_t*>(mine + p.head_dim), mine, oi};
+      Q8Row a{row.q,
+              p.head_dim,
+              heads_per_task,
+              p.head_dim,
+              reinterpret_cast<const uint8_t*>(row.k),
+              reinterpret_cast<const uint8_t*>(row.v),
+              kv_row_bytes,
+              row.first,
+              row.last,
+              p.scale,
+              p.softcap,
+              reinterpret_cast<uint8_t*>(mine + p.head_dim),
+              mine,
+              row.out};
       attention_row_q8_0(table, a);
       return;
     }
-    const AttentionRow row{qi, p.head_dim, heads_per_task, p.head_dim,
-                           reinterpret_cast<const uint16_t*>(kb),
-                           reinterpret_cast<const uint16_t*>(vb), kv_stride, first, last, p.scale,
-                           p.softcap, oi};
     if (flash) {
       table.attention_flash(AttentionFlashArgs{row, mine});
       return;
     }
     const AttentionRowArgs a{row, n_kv, mine, mine + heads_per_task * n_kv};
     table.attention_row(a);
+  };
+  auto task_fn = [&](int64_t task, int thread) {
+    float* mine = scratch + thread * per_thread;
+    const int64_t i0 = task / tasks_per_query * queries_per_task;
+    const int h0 = static_cast<int>(task % tasks_per_query) * heads_per_task;
+    const int64_t count = std::min(queries_per_task, n_queries - i0);
+    // Several rows at once need consecutive positions whose keys are all cached.
+    bool consecutive = count > 1 && q_pos[i0 + count - 1] < n_kv;
+    for (int64_t i = 1; consecutive && i < count; ++i) {
+      consecutive = q_pos[i0 + i] == q_pos[i0] + i;
+    }
+    if (!consecutive) {
+      for (int64_t i = i0; i < i0 + count; ++i) row_fn(i, h0, mine);
+      return;
+    }
+    AttentionRowsArgs a{};
+    static_cast<AttentionRow&>(a) = row_of(i0, h0);
+    a.n_kv = n_kv;
+    a.scores = mine;
+    a.scratch = mine + count * heads_per_task * n_kv;
+    a.n_queries = static_cast<int>(count);
+    a.query_stride = q_stride;
+    table.attention_rows(a);
   };
   // One task per chunk, claimed dynamically: later queries (more keys) cost more.
   pool.run_chunks(n_tasks, task_fn);

@@ -70,6 +70,25 @@ constexpr int64_t attention_row_scratch(int n_heads, int head_dim) {
 }
 using AttentionRowFn = void (*)(const AttentionRowArgs& args);
 
+// The two-pass kernel on several consecutive query rows of one KV group (prefill): query i
+// (positions p, p + 1, ...) reads q + i * query_stride, writes out + i * query_stride and
+// covers keys [first, last + i). Each row's result is attention_row's on it (its definition
+// and scalar twin); what the rows share, each block of keys and values converted to f32, is
+// done once for all of them.
+struct AttentionRowsArgs : AttentionRowArgs {
+  int n_queries;
+  int64_t query_stride;
+  // scores: [n_queries][n_heads][n_kv]; scratch: attention_rows_scratch(...) floats
+};
+// Keys of values converted to f32 at a time.
+constexpr int kValueTile = 32;
+// Scratch floats of one call: the rows' queries at f16 precision and their value sums
+// ([rows][head_dim] each), a block of eight keys and a tile of values in f32.
+constexpr int64_t attention_rows_scratch(int n_heads, int n_queries, int head_dim) {
+  return (2 * int64_t{n_heads} * n_queries + 8 + kValueTile) * head_dim;
+}
+using AttentionRowsFn = void (*)(const AttentionRowsArgs& args);
+
 // Fused ("flash") attention: one pass over the keys in tiles of kFlashTile, with an online
 // softmax per head (running maximum and sum; the accumulated values are rescaled once per
 // tile when the maximum grows), so nothing of size n_kv is kept. q is rounded to f16 for q.k
@@ -94,6 +113,7 @@ struct KernelTable {
   SwigluFn swiglu = nullptr;
   ToF16Fn to_f16 = nullptr;
   AttentionRowFn attention_row = nullptr;
+  AttentionRowsFn attention_rows = nullptr;  // null: attention_row on each query row
   AttentionFlashFn attention_flash = nullptr;
 };
 
@@ -112,7 +132,8 @@ bool install_neon_i8mm(KernelTable& table);
 const KernelTable& active_table();
 
 // The table of one instruction set ("scalar", "avx2", "avx512", "neon", "neon-dotprod",
-// "neon-i8mm"), or nullptr if this CPU (or build) lacks it. Tests use it to run every ISA against the scalar twins.
+// "neon-i8mm"), or nullptr if this CPU (or build) lacks it. Tests use it to run every ISA against
+// the scalar twins.
 const KernelTable* table_for(const std::string& isa);
 
 }  // namespace pocket::kernels

@@ -114,5 +114,99 @@ TEST(AttentionRow, EveryIsaMatchesScalar) {
   }
 }
 
+// The several-rows kernel gives each row exactly what the same table's attention_row gives it
+// (the same operations in the same order), and so the scalar twin's results within
+// kAttentionTol; rows end at last, last + 1, ... and tails of key blocks and value tiles differ.
+TEST(AttentionRows, EachRowEqualsTheRowKernel) {
+  for (const auto& isa : simd_isas()) {
+    const auto& table = *kernels::table_for(isa);
+    if (table.attention_rows == nullptr) continue;
+    for (int head_dim : {64, 128, 80}) {
+      for (int n_heads : {1, 3}) {
+        const int64_t n_kv = 300;  // past two value tiles
+        const int n_kv_heads = 2;
+        const int64_t kv_stride = static_cast<int64_t>(n_kv_heads) * head_dim;
+        std::vector<uint16_t> k(static_cast<size_t>(n_kv * kv_stride)), v(k.size());
+        const auto kf = gaussian(static_cast<int64_t>(k.size()), 15);
+        const auto vf = gaussian(static_cast<int64_t>(v.size()), 16);
+        for (size_t i = 0; i < k.size(); ++i) {
+          k[i] = f32_to_f16(kf[i]);
+          v[i] = f32_to_f16(vf[i]);
+        }
+        const int max_queries = 4;
+        const int64_t query_stride = int64_t{n_heads} * head_dim + 8;
+        const auto q = gaussian(max_queries * query_stride, 17, 2.0f);
+        for (int n_queries : {1, 2, 4}) {
+          for (int64_t last : {int64_t{1}, int64_t{9}, int64_t{129}, n_kv - n_queries + 1}) {
+            for (int64_t first : {int64_t{0}, int64_t{5}}) {
+              if (first >= last) continue;
+              for (float softcap : {0.0f, 30.0f}) {
+                kernels::AttentionRowArgs base{};
+                base.head_stride = head_dim;
+                base.n_heads = n_heads;
+                base.head_dim = head_dim;
+                base.k = k.data() + head_dim;  // KV head 1
+                base.v = v.data() + head_dim;
+                base.kv_stride = kv_stride;
+                base.first = first;
+                base.n_kv = n_kv;
+                base.scale = 0.125f;
+                base.softcap = softcap;
+                const size_t out_size = static_cast<size_t>(max_queries * query_stride);
+                std::vector<float> got(out_size, -7.0f);
+                {
+                  kernels::AttentionRowsArgs a{};
+                  static_cast<kernels::AttentionRowArgs&>(a) = base;
+                  std::vector<float> scores(static_cast<size_t>(n_queries * n_heads * n_kv));
+                  std::vector<float> scratch(static_cast<size_t>(
+                      kernels::attention_rows_scratch(n_heads, n_queries, head_dim)));
+                  a.q = q.data();
+                  a.out = got.data();
+                  a.last = last;
+                  a.scores = scores.data();
+                  a.scratch = scratch.data();
+                  a.n_queries = n_queries;
+                  a.query_stride = query_stride;
+                  table.attention_rows(a);
+                }
+                for (int i = 0; i < n_queries; ++i) {
+                  auto row = [&](const kernels::KernelTable& t) {
+                    kernels::AttentionRowArgs a = base;
+                    std::vector<float> scores(static_cast<size_t>(n_heads * n_kv));
+                    std::vector<float> scratch(
+                        static_cast<size_t>(kernels::attention_row_scratch(n_heads, head_dim)));
+                    std::vector<float> out(static_cast<size_t>(n_heads * head_dim), -7.0f);
+                    a.q = q.data() + i * query_stride;
+                    a.out = out.data();
+                    a.last = last + i;
+                    a.scores = scores.data();
+                    a.scratch = scratch.data();
+                    t.attention_row(a);
+                    return out;
+                  };
+                  const auto same = row(table);
+                  const auto twin = row(scalar_table());
+                  for (size_t e = 0; e < same.size(); ++e) {
+                    const float g = got[static_cast<size_t>(i * query_stride) + e];
+                    ASSERT_EQ(g, same[e])
+                        << isa << " head_dim=" << head_dim << " heads=" << n_heads
+                        << " queries=" << n_queries << " last=" << last << " first=" << first
+                        << " softcap=" << softcap << " query " << i << " e=" << e;
+                    EXPECT_NEAR(g, twin[e], kAttentionTol);
+                  }
+                  // The gap between rows is not written.
+                  for (int64_t e = n_heads * head_dim; e < query_stride; ++e) {
+                    EXPECT_EQ(got[static_cast<size_t>(i * query_stride + e)], -7.0f);
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace pocket::test

@@ -229,6 +229,113 @@ void weighted_values(const AttentionRowArgs& a, const float* w, int c0, float* o
   for (int i = 0; i < NV; ++i) _mm256_storeu_ps(out + c0 + 8 * i, acc[i]);
 }
 
+// The same sum over n values already in f32 (row t at v + t * head_dim, offset to the
+// columns), added to acc in the same order of operations.
+template <int NV>
+void weighted_values_f32(const float* w, int64_t n, const float* v, int head_dim, float* acc) {
+  __m256 o[NV];
+  for (int i = 0; i < NV; ++i) o[i] = _mm256_loadu_ps(acc + 8 * i);
+  for (int64_t t = 0; t < n; ++t) {
+    const float* vt = v + t * head_dim;
+    const __m256 wt = _mm256_broadcast_ss(w + t);
+    for (int i = 0; i < NV; ++i) o[i] = _mm256_fmadd_ps(wt, _mm256_loadu_ps(vt + 8 * i), o[i]);
+  }
+  for (int i = 0; i < NV; ++i) _mm256_storeu_ps(acc + 8 * i, o[i]);
+}
+
+// n_rows query rows (head_stride floats apart) rounded to f16 precision into qh.
+void round_queries(const float* q, int64_t head_stride, int n_rows, int head_dim, float* qh) {
+  for (int h = 0; h < n_rows; ++h) {
+    for (int d = 0; d < head_dim; d += 8) {
+      _mm256_storeu_ps(qh + h * head_dim + d, round_f16(_mm256_loadu_ps(q + h * head_stride + d)));
+    }
+  }
+}
+
+// Keys j0 .. j0 + 7 in f32 (keys[t][head_dim]); past n, the last real key repeated.
+void convert_keys(const AttentionRow& a, int64_t j0, int n, float* keys) {
+  for (int t = 0; t < 8; ++t) {
+    const uint16_t* kj = a.k + (j0 + std::min(t, n - 1)) * a.kv_stride;
+    for (int d = 0; d < a.head_dim; d += 8)
+      _mm256_storeu_ps(keys + t * a.head_dim + d, load_f16x8(kj + d));
+  }
+}
+
+// The scaled (and soft-capped) scores of one query against eight converted keys.
+inline __m256 scores_of_8(const float* q, const float* keys, int head_dim, __m256 scale,
+                          float softcap) {
+  __m256 dot[8];
+  for (int t = 0; t < 8; ++t)
+    dot[t] = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(keys + t * head_dim));
+  for (int d = 8; d < head_dim; d += 8) {
+    const __m256 qd = _mm256_loadu_ps(q + d);
+    for (int t = 0; t < 8; ++t)
+      dot[t] = _mm256_fmadd_ps(qd, _mm256_loadu_ps(keys + t * head_dim + d), dot[t]);
+  }
+  __m256 sc = _mm256_mul_ps(sums_of_8(dot), scale);
+  if (softcap > 0) {
+    alignas(32) float lane[8];
+    _mm256_store_ps(lane, sc);
+    for (float& v : lane) v = softcap * std::tanh(v / softcap);
+    sc = _mm256_load_ps(lane);
+  }
+  return sc;
+}
+
+// The first n lanes of v to out.
+inline void store_lanes(float* out, __m256 v, int n) {
+  if (n == 8) {
+    _mm256_storeu_ps(out, v);
+  } else {
+    alignas(32) float lane[8];
+    _mm256_store_ps(lane, v);
+    std::copy_n(lane, n, out);
+  }
+}
+
+float max_of(const float* x, int64_t first, int64_t last) {
+  __m256 vm = _mm256_set1_ps(-INFINITY);
+  int64_t j = first;
+  for (; j + 8 <= last; j += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(x + j));
+  float max = hmax(vm);
+  for (; j < last; ++j) max = std::max(max, x[j]);
+  return max;
+}
+
+// Scores [first, last) to the twin's weights, in place: exp(s - max), their sum in double
+// (in eight lanes; the twin's single running sum differs from it by double roundings only),
+// the normalized weights rounded to f16.
+void softmax_weights(float* scores, int64_t first, int64_t last, float max) {
+  const __m256 vm = _mm256_set1_ps(max);
+  __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+  int64_t j = first;
+  for (; j + 8 <= last; j += 8) {
+    const __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(scores + j), vm));
+    _mm256_storeu_ps(scores + j, e);
+    lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+    hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+  }
+  alignas(32) double lane[4];
+  _mm256_store_pd(lane, _mm256_add_pd(lo, hi));
+  double sum = (lane[0] + lane[1]) + (lane[2] + lane[3]);
+  for (; j < last; ++j) {
+    alignas(32) float lane[8] = {scores[j] - max};
+    _mm256_store_ps(lane, exp_ps(_mm256_load_ps(lane)));
+    scores[j] = lane[0];
+    sum += lane[0];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (j = first; j + 8 <= last; j += 8) {
+    _mm256_storeu_ps(scores + j,
+                     round_f16(_mm256_mul_ps(_mm256_loadu_ps(scores + j), _mm256_set1_ps(inv))));
+  }
+  for (; j < last; ++j) scores[j] = _cvtsh_ss(_cvtss_sh(scores[j] * inv, 0));
+}
+
+bool row_kernel_fits(int head_dim) {
+  return head_dim % 8 == 0 && head_dim / 8 <= kMaxVecs;
+}
+
 }  // namespace
 
 // Two passes, like the twin (f16-rounded q and normalized weights, softmax sum in double):
@@ -237,99 +344,111 @@ void weighted_values(const AttentionRowArgs& a, const float* w, int c0, float* o
 // the softmax and the weighted values with the accumulators in registers.
 void attention_row(const AttentionRowArgs& a) {
   const int hd = a.head_dim;
-  if (hd % 8 != 0 || hd / 8 > kMaxVecs) {  // odd head sizes: the scalar twin
+  if (!row_kernel_fits(hd)) {  // odd head sizes: the scalar twin
     attention_row_ref(a);
     return;
   }
-  const int nv = hd / 8;
   float* qh = a.scratch;                                    // [n_heads][head_dim]
   float* keys = qh + static_cast<int64_t>(a.n_heads) * hd;  // [8][head_dim]
-  for (int h = 0; h < a.n_heads; ++h) {
-    for (int i = 0; i < nv; ++i) {
-      _mm256_storeu_ps(qh + h * hd + 8 * i,
-                       round_f16(_mm256_loadu_ps(a.q + h * a.head_stride + 8 * i)));
-    }
-  }
+  round_queries(a.q, a.head_stride, a.n_heads, hd, qh);
   const __m256 scale = _mm256_set1_ps(a.scale);
   __m256 vmax[kMaxHeadsInRegisters];
   const int n_vmax = std::min(a.n_heads, kMaxHeadsInRegisters);
   for (int h = 0; h < n_vmax; ++h) vmax[h] = _mm256_set1_ps(-INFINITY);
   for (int64_t j0 = a.first; j0 < a.last; j0 += 8) {
     const int n = static_cast<int>(std::min<int64_t>(8, a.last - j0));
-    for (int t = 0; t < 8; ++t) {
-      const uint16_t* kj = a.k + (j0 + std::min(t, n - 1)) * a.kv_stride;  // tail: repeat the last
-      for (int i = 0; i < nv; ++i) {
-        _mm256_storeu_ps(
-            keys + t * hd + 8 * i,
-            _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kj + 8 * i))));
-      }
-    }
+    convert_keys(a, j0, n, keys);
     for (int h = 0; h < a.n_heads; ++h) {
-      const float* q = qh + h * hd;
-      __m256 dot[8];
-      for (int t = 0; t < 8; ++t)
-        dot[t] = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(keys + t * hd));
-      for (int i = 1; i < nv; ++i) {
-        const __m256 qi = _mm256_loadu_ps(q + 8 * i);
-        for (int t = 0; t < 8; ++t) {
-          dot[t] = _mm256_fmadd_ps(qi, _mm256_loadu_ps(keys + t * hd + 8 * i), dot[t]);
-        }
-      }
-      __m256 sc = _mm256_mul_ps(sums_of_8(dot), scale);
-      alignas(32) float lane[8];
-      if (a.softcap > 0) {
-        _mm256_store_ps(lane, sc);
-        for (float& v : lane) v = a.softcap * std::tanh(v / a.softcap);
-        sc = _mm256_load_ps(lane);
-      }
-      float* scores = a.scores + h * a.n_kv + j0;
-      if (n == 8) {
-        _mm256_storeu_ps(scores, sc);
-      } else {
-        _mm256_store_ps(lane, sc);
-        std::copy_n(lane, n, scores);
-      }
+      const __m256 sc = scores_of_8(qh + h * hd, keys, hd, scale, a.softcap);
+      store_lanes(a.scores + h * a.n_kv + j0, sc, n);
       // The tail's repeated key gives the same score as the last real one: max unchanged.
-      if (h < n_vmax) {
-        vmax[h] = _mm256_max_ps(vmax[h], sc);
-      }
+      if (h < n_vmax) vmax[h] = _mm256_max_ps(vmax[h], sc);
     }
   }
   for (int h = 0; h < a.n_heads; ++h) {
     float* scores = a.scores + h * a.n_kv;
-    float max = -INFINITY;
-    if (h < n_vmax) {
-      max = hmax(vmax[h]);
-    } else {
-      for (int64_t j = a.first; j < a.last; ++j) max = std::max(max, scores[j]);
-    }
-    const __m256 vm = _mm256_set1_ps(max);
-    double sum = 0;
-    int64_t j = a.first;
-    for (; j + 8 <= a.last; j += 8) {
-      const __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(scores + j), vm));
-      _mm256_storeu_ps(scores + j, e);
-      alignas(32) float lane[8];
-      _mm256_store_ps(lane, e);
-      for (float v : lane) sum += v;
-    }
-    for (; j < a.last; ++j) {
-      alignas(32) float lane[8] = {scores[j] - max};
-      _mm256_store_ps(lane, exp_ps(_mm256_load_ps(lane)));
-      scores[j] = lane[0];
-      sum += lane[0];
-    }
-    const float inv = static_cast<float>(1.0 / sum);
-    for (j = a.first; j + 8 <= a.last; j += 8) {
-      _mm256_storeu_ps(scores + j,
-                       round_f16(_mm256_mul_ps(_mm256_loadu_ps(scores + j), _mm256_set1_ps(inv))));
-    }
-    for (; j < a.last; ++j) scores[j] = _cvtsh_ss(_cvtss_sh(scores[j] * inv, 0));
+    const float max = h < n_vmax ? hmax(vmax[h]) : max_of(scores, a.first, a.last);
+    softmax_weights(scores, a.first, a.last, max);
     float* o = a.out + h * a.head_stride;
     int c0 = 0;
     for (; c0 + 64 <= hd; c0 += 64) weighted_values<8>(a, scores, c0, o);
     if (c0 < hd) {
       with_count<7>((hd - c0) / 8, [&](auto count) { weighted_values<count>(a, scores, c0, o); });
+    }
+  }
+}
+
+// attention_row on each of the rows, bit for bit (the same operations in the same order), with
+// the keys converted once per block of eight for all rows and the values once per tile of
+// kValueTile; the value sums of the rows wait in scratch between tiles.
+void attention_rows(const AttentionRowsArgs& a) {
+  const int hd = a.head_dim;
+  const int n_rows = a.n_heads * a.n_queries;
+  if (!row_kernel_fits(hd)) {
+    for (int i = 0; i < a.n_queries; ++i) {
+      AttentionRowArgs row = a;
+      row.q = a.q + i * a.query_stride;
+      row.out = a.out + i * a.query_stride;
+      row.last = a.last + i;
+      row.scores = a.scores + int64_t{i} * a.n_heads * a.n_kv;
+      attention_row_ref(row);
+    }
+    return;
+  }
+  float* qh = a.scratch;                     // [rows][head_dim], row = query * n_heads + head
+  float* acc = qh + int64_t{n_rows} * hd;    // [rows][head_dim]
+  float* keys = acc + int64_t{n_rows} * hd;  // [8][head_dim]
+  float* values = keys + 8 * int64_t{hd};    // [kValueTile][head_dim]
+  for (int i = 0; i < a.n_queries; ++i) {
+    round_queries(a.q + i * a.query_stride, a.head_stride, a.n_heads, hd,
+                  qh + int64_t{i} * a.n_heads * hd);
+  }
+  const __m256 scale = _mm256_set1_ps(a.scale);
+  const int64_t end = a.last + a.n_queries - 1;  // the last query's keys
+  for (int64_t j0 = a.first; j0 < end; j0 += 8) {
+    convert_keys(a, j0, static_cast<int>(std::min<int64_t>(8, end - j0)), keys);
+    for (int i = 0; i < a.n_queries; ++i) {
+      const int64_t last = a.last + i;
+      if (last <= j0) continue;
+      const int n = static_cast<int>(std::min<int64_t>(8, last - j0));
+      for (int h = 0; h < a.n_heads; ++h) {
+        const int r = i * a.n_heads + h;
+        store_lanes(a.scores + r * a.n_kv + j0,
+                    scores_of_8(qh + r * hd, keys, hd, scale, a.softcap), n);
+      }
+    }
+  }
+  for (int r = 0; r < n_rows; ++r) {
+    float* scores = a.scores + r * a.n_kv;
+    const int64_t last = a.last + r / a.n_heads;
+    softmax_weights(scores, a.first, last, max_of(scores, a.first, last));
+  }
+  std::fill_n(acc, int64_t{n_rows} * hd, 0.0f);
+  for (int64_t t0 = a.first; t0 < end; t0 += kValueTile) {
+    const int64_t t1 = std::min<int64_t>(end, t0 + kValueTile);
+    for (int64_t t = t0; t < t1; ++t) {
+      const uint16_t* vt = a.v + t * a.kv_stride;
+      for (int d = 0; d < hd; d += 8)
+        _mm256_storeu_ps(values + (t - t0) * hd + d, load_f16x8(vt + d));
+    }
+    for (int r = 0; r < n_rows; ++r) {
+      const int64_t n = std::min(t1, a.last + r / a.n_heads) - t0;
+      if (n <= 0) continue;
+      const float* w = a.scores + r * a.n_kv + t0;
+      float* o = acc + int64_t{r} * hd;
+      int c0 = 0;
+      for (; c0 + 64 <= hd; c0 += 64) weighted_values_f32<8>(w, n, values + c0, hd, o + c0);
+      if (c0 < hd) {
+        with_count<7>((hd - c0) / 8, [&](auto count) {
+          weighted_values_f32<count>(w, n, values + c0, hd, o + c0);
+        });
+      }
+    }
+  }
+  for (int i = 0; i < a.n_queries; ++i) {
+    for (int h = 0; h < a.n_heads; ++h) {
+      std::copy_n(acc + (int64_t{i} * a.n_heads + h) * hd, hd,
+                  a.out + i * a.query_stride + h * a.head_stride);
     }
   }
 }

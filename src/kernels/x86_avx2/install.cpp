@@ -29,6 +29,7 @@ bool install_avx2(KernelTable& table) {
   table.to_f16 = avx2::to_f16;
   table.swiglu = avx2::swiglu;
   table.attention_row = avx2::attention_row;
+  table.attention_rows = avx2::attention_rows;
   table.attention_flash = avx2::attention_flash;
 
   for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q2_K,
