@@ -12,6 +12,7 @@
 // staying in a per-thread accumulator panel. Q8_0 keeps signed levels and uses the sign trick
 // (|w| * sign(x, w)): w + 128 would saturate maddubs' int16 pairs.
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <type_traits>
 
@@ -504,8 +505,11 @@ void micro(const RowOut* tile, const uint8_t* group, size_t group_stride, const 
           };
           __m256i isum = iacc[r][g];
           if constexpr (F::kOffset != 0) {
+            // kOffset * the offset's sum, as a shift (Q3_K: 4, Q6_K: 32).
+            constexpr auto kOffsetU = static_cast<unsigned>(F::kOffset);
+            static_assert(std::has_single_bit(kOffsetU));
             isum = _mm256_sub_epi32(
-                isum, _mm256_mullo_epi32(pair_dot(tile[r].sc_pair), _mm256_set1_epi32(F::kOffset)));
+                isum, _mm256_slli_epi32(pair_dot(tile[r].sc_pair), std::countr_zero(kOffsetU)));
           }
           __m256 t = _mm256_mul_ps(_mm256_mul_ps(d, _mm256_set1_ps(tile[r].d[blk])),
                                    _mm256_cvtepi32_ps(isum));
@@ -526,6 +530,7 @@ void micro(const RowOut* tile, const uint8_t* group, size_t group_stride, const 
                 : _mm256_setzero_si256();
         for (int r = 0; r < R; ++r) isum[r][g] = init;
       }
+#pragma GCC unroll 8
       for (int64_t k4 = blk * (S / 4); k4 < (blk + 1) * (S / 4); k4 += kSteps) {
         steps(k4, isum, -1);
       }
