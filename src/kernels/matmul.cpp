@@ -47,8 +47,8 @@ constexpr int kMaxGuidedChunks = 256;
 // Fills bounds[0..n] with the row ranges of n guided chunks; returns n.
 int guided_chunks(int64_t n_rows, size_t row_bytes, int n_threads,
                   std::array<int64_t, kMaxGuidedChunks + 1>& bounds) {
-  const int64_t min_rows = round_up(
-      std::max<int64_t>(1, static_cast<int64_t>(kMinChunkBytes / row_bytes)), kRowGrain);
+  const int64_t min_rows =
+      round_up(std::max<int64_t>(1, static_cast<int64_t>(kMinChunkBytes / row_bytes)), kRowGrain);
   const int64_t split = 2 * static_cast<int64_t>(n_threads);
   int n = 0;
   bounds[0] = 0;
@@ -81,51 +81,104 @@ void matvec_by_dot(VecDotFn dot, int64_t n, const uint8_t* w, size_t w_stride, i
   }
 }
 
-// The GEMM path of one weight matrix (prefill-sized batches).
-void matmul_gemm(const GemmOps& gemm, const TensorView& w, const float* x, int64_t n_tokens,
-                 float* y, ThreadPool& pool, Workspace& ws) {
+// One matrix of a GEMM region and its kernels.
+struct GemmTarget {
+  const GemmOps* ops = nullptr;
+  const TensorView* w = nullptr;
+  float* y = nullptr;
+};
+
+// The GEMM path (prefill-sized batches) of matrices with the same row length on the same x:
+// the batch is quantized and packed once per kernel set (q/k/v of one type share it), then
+// the row chunks of all the matrices form one region, so a small matrix (k, v) costs no
+// wait of its own.
+void matmul_gemm(std::span<const GemmTarget> targets, const float* x, int64_t n_tokens,
+                 ThreadPool& pool, Workspace& ws) {
   const KernelTable& table = active_table();
-  const DType act_type = type_traits(w.type).vec_dot_type;
-  const int64_t n_in = w.ne[0];
-  const int64_t n_out = w.ne[1];
-  const size_t act_row_bytes = row_bytes(act_type, n_in);
-  const size_t w_row_bytes = w.row_bytes();
-  const auto* w_bytes = static_cast<const uint8_t*>(w.data);
-  const QuantizeRowFn quantize = table.quantize_row[static_cast<size_t>(act_type)];
-  const bool convert = act_type != DType::F32;
-  const int64_t rows_per_chunk = chunk_rows(n_out, w_row_bytes, pool.size());
-  const int64_t n_chunks = (n_out + rows_per_chunk - 1) / rows_per_chunk;
-  // Workspace: [packed groups][per-thread: one group of quantized rows][per-thread scratch].
-  // Rows are quantized a group at a time, right before packing, so the quantized copy of the
-  // whole batch never exists (it would be as large as the packed groups).
-  const int64_t group = gemm.group_tokens;
-  const int64_t n_groups = (n_tokens + group - 1) / group;
-  const size_t group_bytes = align_up(gemm.group_bytes(n_in));
-  const size_t quant_bytes = convert ? align_up(act_row_bytes * static_cast<size_t>(group)) : 0;
-  const size_t scratch_bytes = align_up(gemm.scratch_bytes(n_in));
+  const int64_t n_in = targets[0].w->ne[0];
   const auto n_threads = static_cast<size_t>(pool.size());
-  uint8_t* base = ws.bytes(group_bytes * static_cast<size_t>(n_groups) +
-                           (quant_bytes + scratch_bytes) * n_threads);
-  uint8_t* groups = base;
-  uint8_t* quant = groups + group_bytes * static_cast<size_t>(n_groups);
+  // Packed activations, one set per distinct kernel set: ([groups] of pack.ops' layout).
+  struct Pack {
+    const GemmOps* ops;
+    QuantizeRowFn quantize;  // null: the kernels read f32 rows
+    size_t act_row_bytes, group_bytes;
+    int64_t n_groups;
+    uint8_t* groups;
+  };
+  std::array<Pack, kMaxMatmulTargets> packs;
+  std::array<int, kMaxMatmulTargets> pack_of{};
+  std::array<int64_t, kMaxMatmulTargets + 1> first_chunk{};
+  std::array<int64_t, kMaxMatmulTargets> rows_per_chunk{};
+  int n_packs = 0;
+  size_t packed_bytes = 0, quant_bytes = 0, scratch_bytes = 0;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    const GemmTarget& t = targets[i];
+    int k = 0;
+    while (k < n_packs && packs[static_cast<size_t>(k)].ops != t.ops) ++k;
+    if (k == n_packs) {
+      const DType act = type_traits(t.w->type).vec_dot_type;
+      Pack& pk = packs[static_cast<size_t>(n_packs++)];
+      pk.ops = t.ops;
+      pk.quantize = act != DType::F32 ? table.quantize_row[static_cast<size_t>(act)] : nullptr;
+      pk.act_row_bytes = row_bytes(act, n_in);
+      pk.group_bytes = align_up(t.ops->group_bytes(n_in));
+      pk.n_groups = (n_tokens + t.ops->group_tokens - 1) / t.ops->group_tokens;
+      packed_bytes += pk.group_bytes * static_cast<size_t>(pk.n_groups);
+      if (pk.quantize != nullptr) {
+        quant_bytes = std::max(
+            quant_bytes, align_up(pk.act_row_bytes * static_cast<size_t>(t.ops->group_tokens)));
+      }
+      scratch_bytes = std::max(scratch_bytes, align_up(t.ops->scratch_bytes(n_in)));
+    }
+    pack_of[i] = k;
+    rows_per_chunk[i] = chunk_rows(t.w->ne[1], t.w->row_bytes(), pool.size());
+    first_chunk[i + 1] = first_chunk[i] + (t.w->ne[1] + rows_per_chunk[i] - 1) / rows_per_chunk[i];
+  }
+  // Workspace: [packed groups of every pack][per-thread: one group of quantized rows]
+  // [per-thread scratch]. Rows are quantized a group at a time, right before packing, so the
+  // quantized copy of the whole batch never exists (it would be as large as the packed groups).
+  uint8_t* base = ws.bytes(packed_bytes + (quant_bytes + scratch_bytes) * n_threads);
+  uint8_t* quant = base + packed_bytes;
   uint8_t* scratch = quant + quant_bytes * n_threads;
-  pool.run_chunks(n_groups, [&](int64_t g, int thread) {
-    const int64_t t0 = g * group, count = std::min(group, n_tokens - t0);
+  int64_t n_pack_chunks = 0;
+  for (int k = 0; k < n_packs; ++k) {
+    Pack& pk = packs[static_cast<size_t>(k)];
+    pk.groups = k == 0 ? base
+                       : packs[static_cast<size_t>(k - 1)].groups +
+                             packs[static_cast<size_t>(k - 1)].group_bytes *
+                                 static_cast<size_t>(packs[static_cast<size_t>(k - 1)].n_groups);
+    n_pack_chunks += pk.n_groups;
+  }
+  pool.run_chunks(n_pack_chunks, [&](int64_t c, int thread) {
+    int k = 0;
+    while (c >= packs[static_cast<size_t>(k)].n_groups)
+      c -= packs[static_cast<size_t>(k++)].n_groups;
+    const Pack& pk = packs[static_cast<size_t>(k)];
+    const int64_t group = pk.ops->group_tokens;
+    const int64_t t0 = c * group, count = std::min(group, n_tokens - t0);
     const uint8_t* rows = reinterpret_cast<const uint8_t*>(x + t0 * n_in);
-    if (convert) {
+    if (pk.quantize != nullptr) {
       uint8_t* q = quant + quant_bytes * static_cast<size_t>(thread);
       for (int64_t t = 0; t < count; ++t) {
-        quantize(x + (t0 + t) * n_in, q + static_cast<size_t>(t) * act_row_bytes, n_in);
+        pk.quantize(x + (t0 + t) * n_in, q + static_cast<size_t>(t) * pk.act_row_bytes, n_in);
       }
       rows = q;
     }
-    gemm.pack(rows, act_row_bytes, count, n_in, groups + static_cast<size_t>(g) * group_bytes);
+    pk.ops->pack(rows, pk.act_row_bytes, count, n_in,
+                 pk.groups + static_cast<size_t>(c) * pk.group_bytes);
   });
-  pool.run_chunks(n_chunks, [&](int64_t c, int thread) {
-    const int64_t r0 = c * rows_per_chunk, r1 = std::min(n_out, r0 + rows_per_chunk);
-    gemm.compute(n_in, w_bytes + static_cast<size_t>(r0) * w_row_bytes, w_row_bytes, r1 - r0,
-                 groups, n_tokens, y + r0, n_out,
-                 scratch + static_cast<size_t>(thread) * scratch_bytes);
+  pool.run_chunks(first_chunk[targets.size()], [&](int64_t c, int thread) {
+    size_t i = 0;
+    while (c >= first_chunk[i + 1]) ++i;
+    const GemmTarget& t = targets[i];
+    const int64_t n_out = t.w->ne[1];
+    const size_t w_row_bytes = t.w->row_bytes();
+    const int64_t r0 = (c - first_chunk[i]) * rows_per_chunk[i];
+    const int64_t r1 = std::min(n_out, r0 + rows_per_chunk[i]);
+    t.ops->compute(n_in,
+                   static_cast<const uint8_t*>(t.w->data) + static_cast<size_t>(r0) * w_row_bytes,
+                   w_row_bytes, r1 - r0, packs[static_cast<size_t>(pack_of[i])].groups, n_tokens,
+                   t.y + r0, n_out, scratch + static_cast<size_t>(thread) * scratch_bytes);
   });
 }
 
@@ -141,7 +194,7 @@ const GemmOps* gemm_for(const KernelTable& table, const TensorView& w, int64_t n
 struct MatvecPart {
   const TensorView* w = nullptr;
   float* y = nullptr;
-  int act = -1;  // index of its quantized activations, -1: the f32 input itself
+  int act = -1;                 // index of its quantized activations, -1: the f32 input itself
   const uint8_t* xq = nullptr;  // its activations, x_stride bytes per token
   size_t x_stride = 0;
   int64_t first_chunk = 0;
@@ -159,7 +212,8 @@ void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, Thr
 void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t n_tokens,
                  ThreadPool& pool, Workspace& ws) {
   if (targets.size() > kMaxMatmulTargets) {
-    fail("matmul_many: ", targets.size(), " matrices in one call (at most ", kMaxMatmulTargets, ")");
+    fail("matmul_many: ", targets.size(), " matrices in one call (at most ", kMaxMatmulTargets,
+         ")");
   }
   if (targets.empty()) return;
   const int64_t n_in = targets[0].w->ne[0];
@@ -170,15 +224,16 @@ void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t 
   }
   const KernelTable& table = active_table();
 
-  // Prefill-sized batches: one GEMM per matrix (a region per matrix costs nothing next to
-  // the work). Decode-sized ones: all matrices in one pool region, so threads wait once.
+  // Prefill-sized batches: the matrices with GEMM kernels in one GEMM region. Decode-sized
+  // ones: all matrices in one pool region of matvecs, so threads wait once.
+  std::array<GemmTarget, kMaxMatmulTargets> gemms;
   std::array<MatvecPart, kMaxMatmulTargets> parts;
   std::array<DType, kMaxMatmulTargets> act_types{};
-  int n_parts = 0, n_acts = 0;
+  int n_gemms = 0, n_parts = 0, n_acts = 0;
   int64_t n_chunks = 0;
   for (const MatmulTarget& t : targets) {
     if (const GemmOps* gemm = gemm_for(table, *t.w, n_tokens)) {
-      matmul_gemm(*gemm, *t.w, x, n_tokens, t.y, pool, ws);
+      gemms[static_cast<size_t>(n_gemms++)] = GemmTarget{gemm, t.w, t.y};
       continue;
     }
     MatvecPart& p = parts[static_cast<size_t>(n_parts++)];
@@ -193,6 +248,8 @@ void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t 
     if (a == n_acts) act_types[static_cast<size_t>(n_acts++)] = act;
     p.act = a;
   }
+  if (n_gemms > 0)
+    matmul_gemm(std::span(gemms.data(), static_cast<size_t>(n_gemms)), x, n_tokens, pool, ws);
   if (n_parts == 0) return;
 
   // The input quantized once per activation type, on the calling thread (decode-sized: a
@@ -231,7 +288,8 @@ void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t 
     const size_t w_row_bytes = w.row_bytes();
     const auto chunk = static_cast<size_t>(c - p.first_chunk);
     const int64_t r0 = p.bounds[chunk], r1 = p.bounds[chunk + 1];
-    const uint8_t* rows = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(r0) * w_row_bytes;
+    const uint8_t* rows =
+        static_cast<const uint8_t*>(w.data) + static_cast<size_t>(r0) * w_row_bytes;
     if (const MatvecFn matvec = table.matvec[static_cast<size_t>(w.type)]) {
       matvec(n_in, rows, w_row_bytes, r1 - r0, p.xq, p.x_stride, n_tokens, p.y + r0, n_out);
     } else {
