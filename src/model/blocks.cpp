@@ -35,7 +35,8 @@ void prepare_batch(const Batch& batch, int64_t n_vocab, const std::string& where
     }
     covered += seg.count;
   }
-  if (covered != n_tokens) fail(where, ": batch segments cover ", covered, " of ", n_tokens, " tokens");
+  if (covered != n_tokens)
+    fail(where, ": batch segments cover ", covered, " of ", n_tokens, " tokens");
   for (int64_t r : batch.output_rows) {
     if (r < 0 || r >= n_tokens) fail(where, ": output row ", r, " out of range");
   }
@@ -53,8 +54,12 @@ void embed(const TensorView& table, std::span<const int32_t> tokens, float scale
 }
 
 void rms_norm_rows(const float* x, const float* weight, int64_t n_rows, int64_t width, float eps,
-                   float* out) {
-  for (int64_t t = 0; t < n_rows; ++t) kernels::rms_norm(x + t * width, weight, width, eps, out + t * width);
+                   float* out, ThreadPool& pool) {
+  for_rows(pool, n_rows, [&](int64_t first, int64_t last) {
+    for (int64_t t = first; t < last; ++t) {
+      kernels::rms_norm(x + t * width, weight, width, eps, out + t * width);
+    }
+  });
 }
 
 void layer_norm_rows(const float* x, const float* weight, const float* bias, int64_t n_rows,
@@ -66,6 +71,12 @@ void layer_norm_rows(const float* x, const float* weight, const float* bias, int
 
 void add_rows(float* y, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+void add_rows(float* y, const float* x, int64_t n_rows, int64_t width, ThreadPool& pool) {
+  for_rows(pool, n_rows, [&](int64_t first, int64_t last) {
+    add_rows(y + first * width, x + first * width, (last - first) * width);
+  });
 }
 
 void add_bias(float* y, const float* bias, int64_t n_rows, int64_t width) {
@@ -90,7 +101,8 @@ void gelu_f16(float* x, int64_t n) {
       x[i] = 0.0f;
     } else if (v < 10.0f) {
       const float h = round_to_f16(v);
-      x[i] = round_to_f16(0.5f * h * (1.0f + std::tanh(kSqrt2OverPi * h * (1.0f + 0.044715f * h * h))));
+      x[i] = round_to_f16(0.5f * h *
+                          (1.0f + std::tanh(kSqrt2OverPi * h * (1.0f + 0.044715f * h * h))));
     }
   }
 }
@@ -120,14 +132,15 @@ void cached_attention(const Batch& batch, int64_t layer, const kernels::Attentio
     for (int64_t i = 0; i < seg.count; ++i) {
       const int64_t t = seg.first + i;
       kernels::store_kv_row(k + t * kv_dim, cache.type(), cache.keys(layer, positions[t]), kv_dim);
-      kernels::store_kv_row(v + t * kv_dim, cache.type(), cache.values(layer, positions[t]), kv_dim);
+      kernels::store_kv_row(v + t * kv_dim, cache.type(), cache.values(layer, positions[t]),
+                            kv_dim);
     }
     const int64_t n_kv = cache.size() + seg.count;
     kernels::AttentionParams p = params;
     p.kv_type = cache.type();
     kernels::attention(p, q + seg.first * q_dim, seg.count, positions + seg.first,
-                       cache.keys(layer, 0), cache.values(layer, 0), n_kv,
-                       out + seg.first * q_dim, pool, ws);
+                       cache.keys(layer, 0), cache.values(layer, 0), n_kv, out + seg.first * q_dim,
+                       pool, ws);
   }
 }
 
@@ -136,8 +149,8 @@ namespace {
 // Runs body(count, x_rows, out_rows) over the n_rows rows of x in chunks of
 // s.ffn_tokens rows (the FFN's hidden-row scratch is sized for one chunk).
 template <class F>
-void for_ffn_chunks(const float* x, int64_t width_in, int64_t n_rows, float* out,
-                    int64_t width_out, const ForwardScratch& s, F&& body) {
+void for_ffn_chunks(const float* x, int64_t width_in, int64_t n_rows, float* out, int64_t width_out,
+                    const ForwardScratch& s, F&& body) {
   for (int64_t t0 = 0; t0 < n_rows; t0 += s.ffn_tokens) {
     const int64_t count = std::min(s.ffn_tokens, n_rows - t0);
     body(count, x + t0 * width_in, out + t0 * width_out);
@@ -158,15 +171,19 @@ void gated_ffn(const TensorView& w_gate, const TensorView& w_up, const TensorVie
                    observe(s, w_up, x, n);
                    const kernels::MatmulTarget gate_up[] = {{&w_gate, gate}, {&w_up, up}};
                    kernels::matmul_many(gate_up, x, n, pool, s.ws);
-                   const int64_t count = n * d_ff;
-                   if (act == Activation::Silu) {
-                     kernels::swiglu(gate, up, count, gate);
-                   } else if (act == Activation::Gelu) {
-                     kernels::geglu(gate, up, count, gate);
-                   } else {
-                     gelu_f16(gate, count);
-                     for (int64_t i = 0; i < count; ++i) gate[i] *= up[i];
-                   }
+                   for_rows(pool, n, [&](int64_t first, int64_t last) {
+                     float* g = gate + first * d_ff;
+                     const float* u = up + first * d_ff;
+                     const int64_t count = (last - first) * d_ff;
+                     if (act == Activation::Silu) {
+                       kernels::swiglu(g, u, count, g);
+                     } else if (act == Activation::Gelu) {
+                       kernels::geglu(g, u, count, g);
+                     } else {
+                       gelu_f16(g, count);
+                       for (int64_t i = 0; i < count; ++i) g[i] *= u[i];
+                     }
+                   });
                    observe(s, w_down, gate, n);
                    kernels::matmul(w_down, gate, n, y, pool, s.ws);
                  });
@@ -186,7 +203,8 @@ void ffn(const TensorView& w_up, const float* b_up, const TensorView& w_down, co
 
 TensorView row_slice(const TensorView& w, int64_t first, int64_t count) {
   if (first < 0 || count <= 0 || first + count > w.ne[1]) {
-    fail("tensor '", w.name, "': rows [", first, ", ", first + count, ") out of range (", w.ne[1], " rows)");
+    fail("tensor '", w.name, "': rows [", first, ", ", first + count, ") out of range (", w.ne[1],
+         " rows)");
   }
   TensorView view = w;
   view.ne[1] = count;
@@ -194,22 +212,28 @@ TensorView row_slice(const TensorView& w, int64_t first, int64_t count) {
   return view;
 }
 
-void head_rms_norm(float* x, const float* weight, int64_t n_rows, int64_t n_heads,
-                   int64_t head_dim, float eps) {
+void head_rms_norm(float* x, const float* weight, int64_t n_rows, int64_t n_heads, int64_t head_dim,
+                   float eps, ThreadPool& pool) {
   // Rows of [n_heads * head_dim] are n_heads rows of [head_dim]; normalize them in place.
-  const int64_t n = n_rows * n_heads;
-  for (int64_t r = 0; r < n; ++r) kernels::rms_norm(x + r * head_dim, weight, head_dim, eps, x + r * head_dim);
+  for_rows(pool, n_rows * n_heads, [&](int64_t first, int64_t last) {
+    for (int64_t r = first; r < last; ++r) {
+      kernels::rms_norm(x + r * head_dim, weight, head_dim, eps, x + r * head_dim);
+    }
+  });
 }
 
 namespace {
 
 void rope_batch(const Batch& batch, float* x, int64_t n_heads, int64_t head_dim,
-                const int32_t* positions, const RopeSet& rope) {
+                const int32_t* positions, const RopeSet& rope, ThreadPool& pool) {
   const int64_t width = n_heads * head_dim;
   for (const auto& seg : batch.segments) {
     const bool long_ctx = rope.long_context != nullptr && seg.cache->n_ctx() > rope.original_ctx;
-    rope_rows(x + seg.first * width, seg.count, n_heads, head_dim, positions + seg.first,
-              long_ctx ? *rope.long_context : *rope.base);
+    for_rows(pool, seg.count, [&](int64_t first, int64_t last) {
+      const int64_t t = seg.first + first;
+      rope_rows(x + t * width, last - first, n_heads, head_dim, positions + t,
+                long_ctx ? *rope.long_context : *rope.base);
+    });
   }
 }
 
@@ -223,15 +247,20 @@ void self_attention(const Batch& batch, int64_t layer, const ModelConfig& c,
   observe(s, w.wq, xn, n);
   observe(s, w.wk, xn, n);
   observe(s, w.wv, xn, n);
-  const kernels::MatmulTarget qkv[] = {{&w.wq, s.q.data()}, {&w.wk, s.k.data()}, {&w.wv, s.v.data()}};
+  const kernels::MatmulTarget qkv[] = {
+      {&w.wq, s.q.data()}, {&w.wk, s.k.data()}, {&w.wv, s.v.data()}};
   kernels::matmul_many(qkv, xn, n, pool, s.ws);
   add_bias(s.q.data(), w.bq, n, w.wq.ne[1]);
   add_bias(s.k.data(), w.bk, n, w.wk.ne[1]);
   add_bias(s.v.data(), w.bv, n, w.wv.ne[1]);
-  if (w.q_norm != nullptr) head_rms_norm(s.q.data(), w.q_norm, n, c.n_heads, c.head_dim, c.norm_eps);
-  if (w.k_norm != nullptr) head_rms_norm(s.k.data(), w.k_norm, n, c.n_kv_heads, c.head_dim, c.norm_eps);
-  rope_batch(batch, s.q.data(), c.n_heads, c.head_dim, pos, rope);
-  rope_batch(batch, s.k.data(), c.n_kv_heads, c.head_dim, pos, rope);
+  if (w.q_norm != nullptr) {
+    head_rms_norm(s.q.data(), w.q_norm, n, c.n_heads, c.head_dim, c.norm_eps, pool);
+  }
+  if (w.k_norm != nullptr) {
+    head_rms_norm(s.k.data(), w.k_norm, n, c.n_kv_heads, c.head_dim, c.norm_eps, pool);
+  }
+  rope_batch(batch, s.q.data(), c.n_heads, c.head_dim, pos, rope, pool);
+  rope_batch(batch, s.k.data(), c.n_kv_heads, c.head_dim, pos, rope, pool);
   kernels::AttentionParams params = attention_params(c, layer);
   params.flash = s.flash_attn;
   cached_attention(batch, layer, params, s.q.data(), s.k.data(), s.v.data(), pos, s.att.data(),
@@ -243,19 +272,20 @@ void commit_batch(const Batch& batch) {
   for (const auto& seg : batch.segments) seg.cache->advance(seg.count);
 }
 
-void output_rows(const Batch& batch, const float* normed, int64_t d_model,
-                 const TensorView& output, float final_softcap, ForwardScratch& s, float* out,
-                 ThreadPool& pool) {
+void output_rows(const Batch& batch, const float* normed, int64_t d_model, const TensorView& output,
+                 float final_softcap, ForwardScratch& s, float* out, ThreadPool& pool) {
   const auto n_out = static_cast<int64_t>(batch.output_rows.size());
   if (batch.embeddings) {
     for (int64_t r = 0; r < n_out; ++r) {
-      std::memcpy(out + r * d_model, normed + batch.output_rows[r] * d_model, d_model * sizeof(float));
+      std::memcpy(out + r * d_model, normed + batch.output_rows[r] * d_model,
+                  d_model * sizeof(float));
     }
     return;
   }
   float* rows = s.rows.data();
   for (int64_t r = 0; r < n_out; ++r) {
-    std::memcpy(rows + r * d_model, normed + batch.output_rows[r] * d_model, d_model * sizeof(float));
+    std::memcpy(rows + r * d_model, normed + batch.output_rows[r] * d_model,
+                d_model * sizeof(float));
   }
   observe(s, output, rows, n_out);
   kernels::matmul(output, rows, n_out, out, pool, s.ws);

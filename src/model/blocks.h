@@ -23,11 +23,25 @@ void prepare_batch(const Batch& batch, int64_t n_vocab, const std::string& where
 // x[t] = row tokens[t] of the embedding table, times `scale` when scale != 0.
 void embed(const TensorView& table, std::span<const int32_t> tokens, float scale, float* x);
 
+// body(first, last) over the rows [0, n_rows): split across the pool's threads for
+// prefill-sized batches, run inline for decode-sized ones (a pool round trip costs more than
+// row-wise work on a few rows).
+template <class F>
+void for_rows(ThreadPool& pool, int64_t n_rows, F&& body) {
+  constexpr int64_t kMinParallelRows = 16;
+  if (n_rows < kMinParallelRows || pool.size() == 1) {
+    body(int64_t{0}, n_rows);
+  } else {
+    pool.parallel_for(n_rows, 1, body);
+  }
+}
+
 void rms_norm_rows(const float* x, const float* weight, int64_t n_rows, int64_t width, float eps,
-                   float* out);
+                   float* out, ThreadPool& pool);
 void layer_norm_rows(const float* x, const float* weight, const float* bias, int64_t n_rows,
                      int64_t width, float eps, float* out);
-void add_rows(float* y, const float* x, int64_t n);                       // y += x
+void add_rows(float* y, const float* x, int64_t n);  // y += x
+void add_rows(float* y, const float* x, int64_t n_rows, int64_t width, ThreadPool& pool);
 void add_bias(float* y, const float* bias, int64_t n_rows, int64_t width);  // y[t] += bias
 void rope_rows(float* x, int64_t n_rows, int64_t n_heads, int64_t head_dim,
                const int32_t* positions, const kernels::RopeParams& params);
@@ -64,18 +78,18 @@ TensorView row_slice(const TensorView& w, int64_t first, int64_t count);
 
 // RMSNorm of every head of every row, with one weight vector of head_dim shared by all heads
 // (qwen3 / gemma3 Q and K norms). x: [n_rows][n_heads * head_dim], in place.
-void head_rms_norm(float* x, const float* weight, int64_t n_rows, int64_t n_heads,
-                   int64_t head_dim, float eps);
+void head_rms_norm(float* x, const float* weight, int64_t n_rows, int64_t n_heads, int64_t head_dim,
+                   float eps, ThreadPool& pool);
 
 // Weights of the attention half of a decoder layer; optional parts are empty or null.
 struct AttentionWeights {
-  TensorView wq;                // [d_model, q_dim]
-  TensorView wk;                // [d_model, kv_dim]
-  TensorView wv;                // [d_model, kv_dim]
-  TensorView wo;                // [q_dim, d_model]
-  const float* bq = nullptr;    // [q_dim] (qwen2)
-  const float* bk = nullptr;    // [kv_dim]
-  const float* bv = nullptr;    // [kv_dim]
+  TensorView wq;                  // [d_model, q_dim]
+  TensorView wk;                  // [d_model, kv_dim]
+  TensorView wv;                  // [d_model, kv_dim]
+  TensorView wo;                  // [q_dim, d_model]
+  const float* bq = nullptr;      // [q_dim] (qwen2)
+  const float* bk = nullptr;      // [kv_dim]
+  const float* bv = nullptr;      // [kv_dim]
   const float* q_norm = nullptr;  // [head_dim] per-head RMSNorm before RoPE (qwen3, gemma3)
   const float* k_norm = nullptr;  // [head_dim]
 };
@@ -101,8 +115,7 @@ void commit_batch(const Batch& batch);
 // Final step: normed hidden state rows -> logits (or the hidden states themselves).
 // `normed` holds [n_tokens][d_model]; selected rows are gathered before the output matmul
 // (which s.observer sees, as it sees every other weight matmul).
-void output_rows(const Batch& batch, const float* normed, int64_t d_model,
-                 const TensorView& output, float final_softcap, ForwardScratch& s, float* out,
-                 ThreadPool& pool);
+void output_rows(const Batch& batch, const float* normed, int64_t d_model, const TensorView& output,
+                 float final_softcap, ForwardScratch& s, float* out, ThreadPool& pool);
 
 }  // namespace pocket::blocks

@@ -28,8 +28,8 @@ DecoderLayer bind_decoder_layer(const WeightBinder& b, const ModelConfig& c, int
 }
 
 void decoder_forward(const Batch& batch, const ModelConfig& c, const DecoderOutput& ends,
-                     std::span<const DecoderLayer> layers, Activation act,
-                     const std::string& where, ForwardScratch& s, ThreadPool& pool, float* out) {
+                     std::span<const DecoderLayer> layers, Activation act, const std::string& where,
+                     ForwardScratch& s, ThreadPool& pool, float* out) {
   const auto n = static_cast<int64_t>(batch.tokens.size());
   prepare_batch(batch, c.n_vocab, where, s);
   float* x = s.x.data();
@@ -39,21 +39,21 @@ void decoder_forward(const Batch& batch, const ModelConfig& c, const DecoderOutp
   embed(ends.token_embd, batch.tokens, c.embedding_scale, x);
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const DecoderLayer& w = layers[static_cast<size_t>(l)];
-    rms_norm_rows(x, w.attn_norm, n, c.d_model, c.norm_eps, xn);
+    rms_norm_rows(x, w.attn_norm, n, c.d_model, c.norm_eps, xn, pool);
     self_attention(batch, l, c, w.attn, w.rope, xn, s, pool, proj);
     if (w.post_attn_norm != nullptr) {
-      rms_norm_rows(proj, w.post_attn_norm, n, c.d_model, c.norm_eps, proj);
+      rms_norm_rows(proj, w.post_attn_norm, n, c.d_model, c.norm_eps, proj, pool);
     }
-    add_rows(x, proj, n * c.d_model);
+    add_rows(x, proj, n, c.d_model, pool);
 
-    rms_norm_rows(x, w.ffn_norm, n, c.d_model, c.norm_eps, xn);
+    rms_norm_rows(x, w.ffn_norm, n, c.d_model, c.norm_eps, xn, pool);
     gated_ffn(w.w_gate, w.w_up, w.w_down, act, xn, n, s, proj, pool);
     if (w.post_ffn_norm != nullptr) {
-      rms_norm_rows(proj, w.post_ffn_norm, n, c.d_model, c.norm_eps, proj);
+      rms_norm_rows(proj, w.post_ffn_norm, n, c.d_model, c.norm_eps, proj, pool);
     }
-    add_rows(x, proj, n * c.d_model);
+    add_rows(x, proj, n, c.d_model, pool);
   }
-  rms_norm_rows(x, ends.norm, n, c.d_model, c.norm_eps, xn);
+  rms_norm_rows(x, ends.norm, n, c.d_model, c.norm_eps, xn, pool);
   commit_batch(batch);
   output_rows(batch, xn, c.d_model, ends.output, c.final_logit_softcap, s, out, pool);
 }
