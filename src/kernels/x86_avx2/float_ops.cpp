@@ -252,8 +252,27 @@ void round_queries(const float* q, int64_t head_stride, int n_rows, int head_dim
   }
 }
 
-// Keys j0 .. j0 + 7 in f32 (keys[t][head_dim]); past n, the last real key repeated.
-void convert_keys(const AttentionRow& a, int64_t j0, int n, float* keys) {
+// The cache rows (keys and values of this head) of positions [j0, j1) requested into the
+// cache: in decode they were evicted by the weights streamed since the last token.
+void prefetch_kv(const AttentionRow& a, int64_t j0, int64_t j1) {
+  const int64_t bytes = int64_t{a.head_dim} * 2;
+  for (int64_t j = j0; j < j1; ++j) {
+    const auto* k = reinterpret_cast<const char*>(a.k + j * a.kv_stride);
+    const auto* v = reinterpret_cast<const char*>(a.v + j * a.kv_stride);
+    for (int64_t off = 0; off < bytes; off += 64) {
+      __builtin_prefetch(k + off, 0, 3);
+      __builtin_prefetch(v + off, 0, 3);
+    }
+  }
+}
+
+// Keys ahead of the one being scored that are requested from memory.
+constexpr int64_t kKvPrefetchRows = 16;
+
+// Keys j0 .. j0 + 7 in f32 (keys[t][head_dim]); past n, the last real key repeated. Requests
+// the keys and values kKvPrefetchRows further on (the caller requests the first ones).
+void convert_keys(const AttentionRow& a, int64_t j0, int n, int64_t end, float* keys) {
+  prefetch_kv(a, std::min(end, j0 + kKvPrefetchRows), std::min(end, j0 + kKvPrefetchRows + 8));
   for (int t = 0; t < 8; ++t) {
     const uint16_t* kj = a.k + (j0 + std::min(t, n - 1)) * a.kv_stride;
     for (int d = 0; d < a.head_dim; d += 8)
@@ -355,9 +374,10 @@ void attention_row(const AttentionRowArgs& a) {
   __m256 vmax[kMaxHeadsInRegisters];
   const int n_vmax = std::min(a.n_heads, kMaxHeadsInRegisters);
   for (int h = 0; h < n_vmax; ++h) vmax[h] = _mm256_set1_ps(-INFINITY);
+  prefetch_kv(a, a.first, std::min(a.last, a.first + kKvPrefetchRows));
   for (int64_t j0 = a.first; j0 < a.last; j0 += 8) {
     const int n = static_cast<int>(std::min<int64_t>(8, a.last - j0));
-    convert_keys(a, j0, n, keys);
+    convert_keys(a, j0, n, a.last, keys);
     for (int h = 0; h < a.n_heads; ++h) {
       const __m256 sc = scores_of_8(qh + h * hd, keys, hd, scale, a.softcap);
       store_lanes(a.scores + h * a.n_kv + j0, sc, n);
@@ -405,8 +425,9 @@ void attention_rows(const AttentionRowsArgs& a) {
   }
   const __m256 scale = _mm256_set1_ps(a.scale);
   const int64_t end = a.last + a.n_queries - 1;  // the last query's keys
+  prefetch_kv(a, a.first, std::min(end, a.first + kKvPrefetchRows));
   for (int64_t j0 = a.first; j0 < end; j0 += 8) {
-    convert_keys(a, j0, static_cast<int>(std::min<int64_t>(8, end - j0)), keys);
+    convert_keys(a, j0, static_cast<int>(std::min<int64_t>(8, end - j0)), end, keys);
     for (int i = 0; i < a.n_queries; ++i) {
       const int64_t last = a.last + i;
       if (last <= j0) continue;
