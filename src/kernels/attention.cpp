@@ -23,6 +23,8 @@ namespace {
 
 // Query rows of one task in prefill (see attention_rows).
 constexpr int64_t kQueriesPerTask = 16;
+// ... fewer when their scores ([queries][heads][n_kv] floats per thread) would pass this.
+constexpr int64_t kMaxTaskScoreBytes = int64_t{1} << 20;
 
 struct Q8Row {
   const float* q;  // [n_heads][head_dim], head_stride apart
@@ -95,7 +97,11 @@ void attention(const AttentionParams& p, const float* q, int64_t n_queries, cons
   // converted once for all of them).
   const bool several = !q8 && !flash && table.attention_rows != nullptr && p.causal &&
                        p.window == 0 && heads_per_task == group && n_queries > 1;
-  const int64_t queries_per_task = several ? kQueriesPerTask : 1;
+  const int64_t queries_per_task =
+      several ? std::clamp<int64_t>(
+                    kMaxTaskScoreBytes / (4 * heads_per_task * std::max<int64_t>(n_kv, 1)), 1,
+                    kQueriesPerTask)
+              : 1;
   const int64_t n_blocks = (n_queries + queries_per_task - 1) / queries_per_task;
   const int64_t n_tasks = n_blocks * tasks_per_query;
   // Per thread: the q8_0 path's q blocks and sums, the fused f16 kernel's tile state, or the

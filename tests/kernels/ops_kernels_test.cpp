@@ -1,7 +1,9 @@
 // Element-wise and attention kernels of every SIMD table against their scalar twins.
 #include <gtest/gtest.h>
 
+#include "core/thread_pool.h"
 #include "kernel_test_util.h"
+#include "kernels/kernels.h"
 
 namespace pocket::test {
 namespace {
@@ -203,6 +205,56 @@ TEST(AttentionRows, EachRowEqualsTheRowKernel) {
             }
           }
         }
+      }
+    }
+  }
+}
+
+// The driver's prefill path (blocks of consecutive query rows through attention_rows, when the
+// active table has it) gives every query what the same call gives that query alone, bit for
+// bit, and the scalar twin's results within kAttentionTol; positions with a gap (not one run)
+// and a batch after cached rows included.
+TEST(AttentionDriver, PrefillBlocksEqualSingleQueries) {
+  ThreadPool pool(2);
+  kernels::Workspace ws;
+  for (const bool gap : {false, true}) {
+    kernels::AttentionParams p;
+    p.n_heads = 6;
+    p.n_kv_heads = 2;
+    p.head_dim = 64;
+    p.scale = 0.125f;
+    const int64_t n_queries = 37, n_cached = 10, n_kv = n_cached + n_queries + (gap ? 3 : 0);
+    const int64_t kv_dim = int64_t{p.n_kv_heads} * p.head_dim,
+                  q_dim = int64_t{p.n_heads} * p.head_dim;
+    std::vector<uint16_t> k(static_cast<size_t>(n_kv * kv_dim)), v(k.size());
+    const auto kf = gaussian(static_cast<int64_t>(k.size()), 21);
+    const auto vf = gaussian(static_cast<int64_t>(v.size()), 22);
+    for (size_t i = 0; i < k.size(); ++i) {
+      k[i] = f32_to_f16(kf[i]);
+      v[i] = f32_to_f16(vf[i]);
+    }
+    const auto q = gaussian(n_queries * q_dim, 23, 2.0f);
+    std::vector<int32_t> pos(static_cast<size_t>(n_queries));
+    for (int64_t i = 0; i < n_queries; ++i) {
+      pos[static_cast<size_t>(i)] = static_cast<int32_t>(n_cached + i + (gap && i >= 20 ? 3 : 0));
+    }
+    std::vector<float> all(q.size());
+    kernels::attention(p, q.data(), n_queries, pos.data(), k.data(), v.data(), n_kv, all.data(),
+                       pool, ws);
+    kernels::force_scalar(true);
+    std::vector<float> twin(q.size());
+    kernels::attention(p, q.data(), n_queries, pos.data(), k.data(), v.data(), n_kv, twin.data(),
+                       pool, ws);
+    kernels::force_scalar(false);
+    for (int64_t i = 0; i < n_queries; ++i) {
+      std::vector<float> one(static_cast<size_t>(q_dim));
+      kernels::attention(p, q.data() + i * q_dim, 1, pos.data() + i, k.data(), v.data(), n_kv,
+                         one.data(), pool, ws);
+      for (int64_t e = 0; e < q_dim; ++e) {
+        const size_t at = static_cast<size_t>(i * q_dim + e);
+        ASSERT_EQ(all[at], one[static_cast<size_t>(e)])
+            << "gap=" << gap << " query " << i << " e=" << e;
+        EXPECT_NEAR(all[at], twin[at], kAttentionTol) << "gap=" << gap << " query " << i;
       }
     }
   }
