@@ -4,7 +4,9 @@
 //  - f16 cache: by default the per-row kernel (table.attention_row) is two passes over the
 //    keys (scores, then the weighted values) rather than an online softmax: it keeps the
 //    reference engine's rounding of the normalized weights to f16, and the scores of one row
-//    fit in L1/L2 at any context. With params.flash, table.attention_flash makes one pass
+//    fit in L1/L2 at any context. In prefill (causal, no window), when the table has
+//    attention_rows, a task takes up to kQueriesPerTask consecutive query rows of its KV group
+//    instead, with the same results. With params.flash, table.attention_flash makes one pass
 //    with an online softmax over tiles of keys, and its scratch does not grow with n_kv.
 //  - q8_0 cache: one fused pass with an online softmax (running maximum and sum, the
 //    accumulated values rescaled when the maximum grows), so nothing of size n_kv is kept.
