@@ -29,6 +29,9 @@ bool install_avx512(KernelTable& table) {
   table.to_f16 = avx512::to_f16;
   table.swiglu = avx512::swiglu;
   table.attention_row = avx512::attention_row;
+  // The AVX2 several-row kernel equals the AVX2 row kernel, not this one: prefill keeps the
+  // per-row path here, so a token's attention is the same whatever its batch.
+  table.attention_rows = nullptr;
   table.attention_flash = avx512::attention_flash;
 
   for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q2_K,
