@@ -80,7 +80,7 @@ struct AttentionRowsArgs : AttentionRowArgs {
   int64_t query_stride;
   // scores: [n_queries][n_heads][n_kv]; scratch: attention_rows_scratch(...) floats
 };
-// Keys of values converted to f32 at a time.
+// Cache rows whose values attention_rows converts to f32 at a time.
 constexpr int kValueTile = 32;
 // Scratch floats of one call: the rows' queries at f16 precision and their value sums
 // ([rows][head_dim] each), a block of eight keys and a tile of values in f32.

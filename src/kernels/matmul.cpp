@@ -141,12 +141,11 @@ void matmul_gemm(std::span<const GemmTarget> targets, const float* x, int64_t n_
   uint8_t* quant = base + packed_bytes;
   uint8_t* scratch = quant + quant_bytes * n_threads;
   int64_t n_pack_chunks = 0;
+  uint8_t* next = base;
   for (int k = 0; k < n_packs; ++k) {
     Pack& pk = packs[static_cast<size_t>(k)];
-    pk.groups = k == 0 ? base
-                       : packs[static_cast<size_t>(k - 1)].groups +
-                             packs[static_cast<size_t>(k - 1)].group_bytes *
-                                 static_cast<size_t>(packs[static_cast<size_t>(k - 1)].n_groups);
+    pk.groups = next;
+    next += pk.group_bytes * static_cast<size_t>(pk.n_groups);
     n_pack_chunks += pk.n_groups;
   }
   pool.run_chunks(n_pack_chunks, [&](int64_t c, int thread) {

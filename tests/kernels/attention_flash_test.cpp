@@ -49,15 +49,9 @@ struct Data {
   Data(const Case& cs, uint32_t seed) : c(cs) {
     kv_dim = int64_t{c.n_kv_heads} * c.head_dim;
     q_dim = int64_t{c.n_heads} * c.head_dim;
-    const auto kf = gaussian(c.n_kv * kv_dim, seed);
-    const auto vf = gaussian(c.n_kv * kv_dim, seed + 1);
+    k = f16_gaussian(c.n_kv * kv_dim, seed);
+    v = f16_gaussian(c.n_kv * kv_dim, seed + 1);
     q = gaussian(c.n_queries * q_dim, seed + 2, c.q_scale);
-    k.resize(kf.size());
-    v.resize(vf.size());
-    for (size_t i = 0; i < kf.size(); ++i) {
-      k[i] = f32_to_f16(kf[i]);
-      v[i] = f32_to_f16(vf[i]);
-    }
     for (int64_t i = 0; i < c.n_queries; ++i)
       pos.push_back(static_cast<int32_t>(c.n_kv - c.n_queries + i));
   }
@@ -199,8 +193,8 @@ TEST(AttentionFlash, EmptyRangeGivesZeros) {
   for (const auto& isa : all_isas()) {
     std::vector<float> scratch(static_cast<size_t>(kernels::attention_flash_scratch(2, 64)));
     std::vector<float> out(128, -7.0f);
-    const kernels::AttentionRow row{d.q.data(), 64, 2,      64,  d.k.data(), d.v.data(),
-                                    64,         2,  2,      0.125f, 0.0f, out.data()};
+    const kernels::AttentionRow row{d.q.data(), 64, 2, 64,     d.k.data(), d.v.data(),
+                                    64,         2,  2, 0.125f, 0.0f,       out.data()};
     const kernels::AttentionFlashArgs a{row, scratch.data()};
     kernels::table_for(isa)->attention_flash(a);
     for (float x : out) ASSERT_EQ(x, 0.0f) << isa;

@@ -39,6 +39,14 @@ inline std::vector<float> gaussian(int64_t n, uint32_t seed, float stddev = 1.0f
   return v;
 }
 
+// gaussian(n, seed) as f16 bits: keys or values of an f16 KV cache.
+inline std::vector<uint16_t> f16_gaussian(int64_t n, uint32_t seed) {
+  const auto f = gaussian(n, seed);
+  std::vector<uint16_t> h(f.size());
+  for (size_t i = 0; i < f.size(); ++i) h[i] = f32_to_f16(f[i]);
+  return h;
+}
+
 // Where a block keeps its f16 scale fields (everything else may be any bytes).
 struct ScaleFields {
   DType type;

@@ -68,13 +68,8 @@ TEST(AttentionRow, EveryIsaMatchesScalar) {
         for (int64_t n_kv : {1, 7, 100}) {
           const int n_kv_heads = 2;
           const int64_t kv_stride = static_cast<int64_t>(n_kv_heads) * head_dim;
-          std::vector<uint16_t> k(static_cast<size_t>(n_kv * kv_stride)), v(k.size());
-          const auto kf = gaussian(static_cast<int64_t>(k.size()), 5);
-          const auto vf = gaussian(static_cast<int64_t>(v.size()), 6);
-          for (size_t i = 0; i < k.size(); ++i) {
-            k[i] = f32_to_f16(kf[i]);
-            v[i] = f32_to_f16(vf[i]);
-          }
+          const auto k = f16_gaussian(n_kv * kv_stride, 5);
+          const auto v = f16_gaussian(n_kv * kv_stride, 6);
           const auto q = gaussian(static_cast<int64_t>(n_heads) * head_dim, 7, 2.0f);
           for (float softcap : {0.0f, 30.0f}) {
             for (int64_t first : {int64_t{0}, n_kv / 2}) {
@@ -128,13 +123,8 @@ TEST(AttentionRows, EachRowEqualsTheRowKernel) {
         const int64_t n_kv = 300;  // past two value tiles
         const int n_kv_heads = 2;
         const int64_t kv_stride = static_cast<int64_t>(n_kv_heads) * head_dim;
-        std::vector<uint16_t> k(static_cast<size_t>(n_kv * kv_stride)), v(k.size());
-        const auto kf = gaussian(static_cast<int64_t>(k.size()), 15);
-        const auto vf = gaussian(static_cast<int64_t>(v.size()), 16);
-        for (size_t i = 0; i < k.size(); ++i) {
-          k[i] = f32_to_f16(kf[i]);
-          v[i] = f32_to_f16(vf[i]);
-        }
+        const auto k = f16_gaussian(n_kv * kv_stride, 15);
+        const auto v = f16_gaussian(n_kv * kv_stride, 16);
         const int max_queries = 4;
         const int64_t query_stride = int64_t{n_heads} * head_dim + 8;
         const auto q = gaussian(max_queries * query_stride, 17, 2.0f);
@@ -226,13 +216,8 @@ TEST(AttentionDriver, PrefillBlocksEqualSingleQueries) {
     const int64_t n_queries = 37, n_cached = 10, n_kv = n_cached + n_queries + (gap ? 3 : 0);
     const int64_t kv_dim = int64_t{p.n_kv_heads} * p.head_dim,
                   q_dim = int64_t{p.n_heads} * p.head_dim;
-    std::vector<uint16_t> k(static_cast<size_t>(n_kv * kv_dim)), v(k.size());
-    const auto kf = gaussian(static_cast<int64_t>(k.size()), 21);
-    const auto vf = gaussian(static_cast<int64_t>(v.size()), 22);
-    for (size_t i = 0; i < k.size(); ++i) {
-      k[i] = f32_to_f16(kf[i]);
-      v[i] = f32_to_f16(vf[i]);
-    }
+    const auto k = f16_gaussian(n_kv * kv_dim, 21);
+    const auto v = f16_gaussian(n_kv * kv_dim, 22);
     const auto q = gaussian(n_queries * q_dim, 23, 2.0f);
     std::vector<int32_t> pos(static_cast<size_t>(n_queries));
     for (int64_t i = 0; i < n_queries; ++i) {

@@ -154,15 +154,21 @@ void accumulate_chunk(float* acc, float c, const float* w, int n, const uint16_t
   for (int i = 0; i < N; ++i) _mm256_storeu_ps(acc + 8 * i, o[i]);
 }
 
+// f(d, n_vecs) for the value columns [d, d + 8 * n_vecs) of a head, 64 at a time (8 of the
+// 16 registers hold accumulators); n_vecs is a compile-time count (head_dim % 8 == 0).
+template <class F>
+void for_value_chunks(int head_dim, F&& f) {
+  constexpr int kChunk = 64;
+  for (int d = 0; d < head_dim; d += kChunk) {
+    with_count<8>(std::min(kChunk, head_dim - d) / 8, [&](auto n_vecs) { f(d, n_vecs); });
+  }
+}
+
 void accumulate_values(float* acc, int head_dim, float c, const float* w, int n, const uint16_t* v,
                        int64_t kv_stride) {
-  constexpr int kChunk = 64;  // 8 of the 16 registers hold accumulators
-  for (int d = 0; d < head_dim; d += kChunk) {
-    float* a = acc + d;
-    const uint16_t* vd = v + d;
-    with_count<8>(std::min(kChunk, head_dim - d) / 8,
-                  [&](auto n_vecs) { accumulate_chunk<n_vecs>(a, c, w, n, vd, kv_stride); });
-  }
+  for_value_chunks(head_dim, [&](int d, auto n_vecs) {
+    accumulate_chunk<n_vecs>(acc + d, c, w, n, v + d, kv_stride);
+  });
 }
 
 static_assert(kFlashTile == 32, "the weights of a tile are four vectors");
@@ -390,11 +396,7 @@ void attention_row(const AttentionRowArgs& a) {
     const float max = h < n_vmax ? hmax(vmax[h]) : max_of(scores, a.first, a.last);
     softmax_weights(scores, a.first, a.last, max);
     float* o = a.out + h * a.head_stride;
-    int c0 = 0;
-    for (; c0 + 64 <= hd; c0 += 64) weighted_values<8>(a, scores, c0, o);
-    if (c0 < hd) {
-      with_count<7>((hd - c0) / 8, [&](auto count) { weighted_values<count>(a, scores, c0, o); });
-    }
+    for_value_chunks(hd, [&](int c0, auto n_vecs) { weighted_values<n_vecs>(a, scores, c0, o); });
   }
 }
 
@@ -457,13 +459,9 @@ void attention_rows(const AttentionRowsArgs& a) {
       if (n <= 0) continue;
       const float* w = a.scores + r * a.n_kv + t0;
       float* o = acc + int64_t{r} * hd;
-      int c0 = 0;
-      for (; c0 + 64 <= hd; c0 += 64) weighted_values_f32<8>(w, n, values + c0, hd, o + c0);
-      if (c0 < hd) {
-        with_count<7>((hd - c0) / 8, [&](auto count) {
-          weighted_values_f32<count>(w, n, values + c0, hd, o + c0);
-        });
-      }
+      for_value_chunks(hd, [&](int c0, auto n_vecs) {
+        weighted_values_f32<n_vecs>(w, n, values + c0, hd, o + c0);
+      });
     }
   }
   for (int i = 0; i < a.n_queries; ++i) {

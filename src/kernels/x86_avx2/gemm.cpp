@@ -418,7 +418,7 @@ void micro(const RowOut* tile, const uint8_t* group, size_t group_stride, const 
   const int32_t* sc0 = tile[0].sc;
 
   // isum[r][g] += the products of kSteps k/4 steps from step k4 (within the chunk), summed in
-  // int16 and widened against word pairs: the sub-block's scale (`sub` >= 0) or ones.
+  // int16 and widened against word pairs: the scale of sub-block `sub` (K-quants) or ones.
   auto steps = [&](int64_t k4, __m256i(*isum)[G], int64_t sub) {
     const uint8_t* wp = q0 + 4 * k4;
     if constexpr (F::kSigned) {
@@ -467,7 +467,7 @@ void micro(const RowOut* tile, const uint8_t* group, size_t group_stride, const 
     }
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
-      const __m256i w = sub >= 0 ? bcast32(sc0 + r * kSubs + sub) : ones;
+      const __m256i w = kSuper ? bcast32(sc0 + r * kSubs + sub) : ones;
 #pragma GCC unroll 8
       for (int g = 0; g < G; ++g) {
         isum[r][g] = _mm256_add_epi32(isum[r][g], _mm256_madd_epi16(a16[r][g], w));
@@ -532,7 +532,7 @@ void micro(const RowOut* tile, const uint8_t* group, size_t group_stride, const 
       }
 #pragma GCC unroll 8
       for (int64_t k4 = blk * (S / 4); k4 < (blk + 1) * (S / 4); k4 += kSteps) {
-        steps(k4, isum, -1);
+        steps(k4, isum, 0);
       }
       for (int g = 0; g < G; ++g) {
         const __m256 d = _mm256_load_ps(dx[g] + blk * kGroup);
