@@ -235,18 +235,29 @@ void weighted_values(const AttentionRowArgs& a, const float* w, int c0, float* o
   for (int i = 0; i < NV; ++i) _mm256_storeu_ps(out + c0 + 8 * i, acc[i]);
 }
 
-// The same sum over n values already in f32 (row t at v + t * head_dim, offset to the
-// columns), added to acc in the same order of operations.
-template <int NV>
-void weighted_values_f32(const float* w, int64_t n, const float* v, int head_dim, float* acc) {
-  __m256 o[NV];
-  for (int i = 0; i < NV; ++i) o[i] = _mm256_loadu_ps(acc + 8 * i);
+// For NR rows, acc[r][d] += sum over t < n of w[r][t] * v_t[d] for the 8 * NV columns of one
+// chunk, over values already in f32 (row t at v + t * head_dim, offset to the chunk): each
+// row in weighted_values' order of operations. NR * NV independent accumulators: one row's
+// eight alone wait on their FMAs' latency.
+template <int NR, int NV>
+void weighted_values_rows(const float* const* w, int64_t n, const float* v, int head_dim,
+                          float* const* acc) {
+  __m256 o[NR][NV];
+  for (int r = 0; r < NR; ++r) {
+    for (int i = 0; i < NV; ++i) o[r][i] = _mm256_loadu_ps(acc[r] + 8 * i);
+  }
   for (int64_t t = 0; t < n; ++t) {
     const float* vt = v + t * head_dim;
-    const __m256 wt = _mm256_broadcast_ss(w + t);
-    for (int i = 0; i < NV; ++i) o[i] = _mm256_fmadd_ps(wt, _mm256_loadu_ps(vt + 8 * i), o[i]);
+    for (int r = 0; r < NR; ++r) {
+      const __m256 wt = _mm256_broadcast_ss(w[r] + t);
+      for (int i = 0; i < NV; ++i) {
+        o[r][i] = _mm256_fmadd_ps(wt, _mm256_loadu_ps(vt + 8 * i), o[r][i]);
+      }
+    }
   }
-  for (int i = 0; i < NV; ++i) _mm256_storeu_ps(acc + 8 * i, o[i]);
+  for (int r = 0; r < NR; ++r) {
+    for (int i = 0; i < NV; ++i) _mm256_storeu_ps(acc[r] + 8 * i, o[r][i]);
+  }
 }
 
 // n_rows query rows (head_stride floats apart) rounded to f16 precision into qh.
@@ -400,6 +411,9 @@ void attention_row(const AttentionRowArgs& a) {
   }
 }
 
+// Rows and columns / 8 of one pass of weighted_values_rows: 12 accumulators.
+constexpr int kValueRows = 3, kValueVecs = 4;
+
 // attention_row on each of the rows, bit for bit (the same operations in the same order), with
 // the keys converted once per block of eight for all rows and the values once per tile of
 // kValueTile; the value sums of the rows wait in scratch between tiles.
@@ -454,14 +468,27 @@ void attention_rows(const AttentionRowsArgs& a) {
       for (int d = 0; d < hd; d += 8)
         _mm256_storeu_ps(values + (t - t0) * hd + d, load_f16x8(vt + d));
     }
-    for (int r = 0; r < n_rows; ++r) {
-      const int64_t n = std::min(t1, a.last + r / a.n_heads) - t0;
-      if (n <= 0) continue;
-      const float* w = a.scores + r * a.n_kv + t0;
-      float* o = acc + int64_t{r} * hd;
-      for_value_chunks(hd, [&](int c0, auto n_vecs) {
-        weighted_values_f32<n_vecs>(w, n, values + c0, hd, o + c0);
-      });
+    auto n_of = [&](int r) { return std::min(t1, a.last + r / a.n_heads) - t0; };
+    for (int r = 0; r < n_rows;) {
+      const int64_t n = n_of(r);
+      int nr = 1;  // the rows from r on that sum the same n values, up to kValueRows
+      while (nr < kValueRows && r + nr < n_rows && n_of(r + nr) == n) ++nr;
+      if (n > 0) {
+        const float* w[kValueRows];
+        float* o[kValueRows];
+        with_count<kValueRows>(nr, [&](auto rows) {
+          for (int c0 = 0; c0 < hd; c0 += 8 * kValueVecs) {
+            for (int i = 0; i < rows; ++i) {
+              w[i] = a.scores + (r + i) * a.n_kv + t0;
+              o[i] = acc + int64_t{r + i} * hd + c0;
+            }
+            with_count<kValueVecs>((hd - c0) / 8, [&](auto n_vecs) {
+              weighted_values_rows<rows, n_vecs>(w, n, values + c0, hd, o);
+            });
+          }
+        });
+      }
+      r += nr;
     }
   }
   for (int i = 0; i < a.n_queries; ++i) {
