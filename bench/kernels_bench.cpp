@@ -343,6 +343,9 @@ const bool kRegistered = [] {
         ->Args({2048, 64, 16})
         ->Args({2048, 64, 128})
         ->Args({2048, 256, 512})
+        ->Args({576, 576, 512})   // smollm2-135m: q, o
+        ->Args({576, 1536, 512})  // gate, up
+        ->Args({1536, 576, 512})  // down
         ->Unit(benchmark::kMillisecond);
   }
   for (DType type : {DType::F16, DType::BF16, DType::F32}) {

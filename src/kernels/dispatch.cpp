@@ -82,6 +82,7 @@ KernelTable reference_table() {
   table.vec_dot[static_cast<size_t>(DType::F16)] = vec_dot_f16_lanes;
   table.vec_dot[static_cast<size_t>(DType::BF16)] = vec_dot_bf16_lanes;
   table.swiglu = swiglu_ref;
+  table.rms_norm = rms_norm_ref;
   table.to_f16 = to_f16_ref;
   table.attention_row = attention_row_ref;
   table.attention_flash = attention_flash_ref;
@@ -113,6 +114,10 @@ void force_scalar(bool on) {
 
 void swiglu(const float* gate, const float* up, int64_t n, float* out) {
   active_table().swiglu(gate, up, n, out);
+}
+
+void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* out) {
+  active_table().rms_norm(x, weight, n, eps, out);
 }
 
 void to_f16(const float* x, uint16_t* out, int64_t n) {

@@ -38,6 +38,8 @@ struct GemmOps {
 
 // Element-wise and attention kernels with a SIMD version (the scalar ones are in ref/).
 using SwigluFn = void (*)(const float* gate, const float* up, int64_t n, float* out);
+// weight may be null (no scale).
+using RmsNormFn = void (*)(const float* x, const float* weight, int64_t n, float eps, float* out);
 using ToF16Fn = void (*)(const float* x, uint16_t* out, int64_t n);
 // One query row against keys/values [first, last) of one KV head, for `n_heads` query heads
 // that share it (q, out: [n_heads][head_dim], head_stride floats apart): what both attention
@@ -111,6 +113,7 @@ struct KernelTable {
   std::array<MatvecFn, kMaxTypeId> matvec{};             // by weight type; null: vec_dot loop
   std::array<const GemmOps*, kMaxTypeId> gemm{};         // by weight type; null: matvec
   SwigluFn swiglu = nullptr;
+  RmsNormFn rms_norm = nullptr;
   ToF16Fn to_f16 = nullptr;
   AttentionRowFn attention_row = nullptr;
   AttentionRowsFn attention_rows = nullptr;  // null: attention_row on each query row

@@ -10,7 +10,7 @@
 
 namespace pocket::kernels {
 
-void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* out) {
+void rms_norm_ref(const float* x, const float* weight, int64_t n, float eps, float* out) {
   // Squares rounded to float, summed in double: the reference engine's order, so that the
   // normalized rows (which are then quantized) agree with it at rounding boundaries.
   double sum = 0;

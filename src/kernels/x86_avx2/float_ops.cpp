@@ -208,6 +208,33 @@ void swiglu(const float* gate, const float* up, int64_t n, float* out) {
   }
 }
 
+// The twin's squares (rounded to float) summed in double in eight lanes, which differs from
+// its single running sum by double roundings only; then x * scale * weight as the twin.
+void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* out) {
+  __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+  auto add_squares = [&](__m256 v) {
+    const __m256 sq = _mm256_mul_ps(v, v);
+    lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(sq)));
+    hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(sq, 1)));
+  };
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) add_squares(_mm256_loadu_ps(x + i));
+  const __m256i tail = lane_mask(n - i);
+  if (i < n) add_squares(_mm256_maskload_ps(x + i, tail));  // zeros past n add nothing
+  alignas(32) double lane[4];
+  _mm256_store_pd(lane, _mm256_add_pd(lo, hi));
+  const double sum = (lane[0] + lane[1]) + (lane[2] + lane[3]);
+  const __m256 scale =
+      _mm256_set1_ps(1.0f / std::sqrt(static_cast<float>(sum / static_cast<double>(n)) + eps));
+  auto scaled = [&](__m256 v, int64_t at, __m256i m) {
+    v = _mm256_mul_ps(v, scale);
+    return weight != nullptr ? _mm256_mul_ps(v, _mm256_maskload_ps(weight + at, m)) : v;
+  };
+  const __m256i all = _mm256_set1_epi32(-1);
+  for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, scaled(_mm256_loadu_ps(x + i), i, all));
+  if (i < n) _mm256_maskstore_ps(out + i, tail, scaled(_mm256_maskload_ps(x + i, tail), i, tail));
+}
+
 namespace {
 
 // Lane t of the result is the sum of the lanes of v[t].

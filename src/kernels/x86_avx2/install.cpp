@@ -28,6 +28,7 @@ bool install_avx2(KernelTable& table) {
   set(DType::BF16, table.vec_dot, avx2::dot_bf16);
   table.to_f16 = avx2::to_f16;
   table.swiglu = avx2::swiglu;
+  table.rms_norm = avx2::rms_norm;
   table.attention_row = avx2::attention_row;
   table.attention_rows = avx2::attention_rows;
   table.attention_flash = avx2::attention_flash;

@@ -30,6 +30,7 @@ float dot_f16(int64_t n, const void* w, const void* x);
 float dot_bf16(int64_t n, const void* w, const void* x);
 void to_f16(const float* x, uint16_t* out, int64_t n);
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
+void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* out);
 void attention_row(const AttentionRowArgs& a);
 void attention_rows(const AttentionRowsArgs& a);
 void attention_flash(const AttentionFlashArgs& a);
