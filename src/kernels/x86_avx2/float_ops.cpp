@@ -381,18 +381,26 @@ void softmax_weights(float* scores, int64_t first, int64_t last, float max) {
   alignas(32) double lane[4];
   _mm256_store_pd(lane, _mm256_add_pd(lo, hi));
   double sum = (lane[0] + lane[1]) + (lane[2] + lane[3]);
-  for (; j < last; ++j) {
-    alignas(32) float lane[8] = {scores[j] - max};
-    _mm256_store_ps(lane, exp_ps(_mm256_load_ps(lane)));
-    scores[j] = lane[0];
-    sum += lane[0];
+  if (j < last) {  // the tail in one vector (exp_ps is lane by lane), summed in order
+    const int n = static_cast<int>(last - j);
+    alignas(32) float e[8];
+    _mm256_store_ps(e, exp_ps(_mm256_sub_ps(_mm256_maskload_ps(scores + j, lane_mask(n)), vm)));
+    for (int i = 0; i < n; ++i) {
+      scores[j + i] = e[i];
+      sum += e[i];
+    }
   }
   const float inv = static_cast<float>(1.0 / sum);
   for (j = first; j + 8 <= last; j += 8) {
     _mm256_storeu_ps(scores + j,
                      round_f16(_mm256_mul_ps(_mm256_loadu_ps(scores + j), _mm256_set1_ps(inv))));
   }
-  for (; j < last; ++j) scores[j] = _cvtsh_ss(_cvtss_sh(scores[j] * inv, 0));
+  if (j < last) {
+    const __m256i m = lane_mask(last - j);
+    _mm256_maskstore_ps(
+        scores + j, m,
+        round_f16(_mm256_mul_ps(_mm256_maskload_ps(scores + j, m), _mm256_set1_ps(inv))));
+  }
 }
 
 bool row_kernel_fits(int head_dim) {
