@@ -65,10 +65,12 @@ struct AttentionRowArgs : AttentionRow {
   float* scores;   // [n_heads][n_kv]
   float* scratch;  // attention_row_scratch(n_heads, head_dim) floats
 };
-// Scratch floats of one two-pass call: the heads' queries at f16 precision and a block of
-// eight keys in f32 (the scalar twin needs less: q and an accumulator of one head).
+// Keys whose scores the two-pass kernels compute together (converted to f32 once).
+constexpr int kScoreKeys = 32;
+// Scratch floats of one two-pass call: the heads' queries at f16 precision and kScoreKeys keys
+// in f32 (the scalar twin needs less: q and an accumulator of one head).
 constexpr int64_t attention_row_scratch(int n_heads, int head_dim) {
-  return (int64_t{n_heads} + 8) * head_dim;
+  return (int64_t{n_heads} + kScoreKeys) * head_dim;
 }
 using AttentionRowFn = void (*)(const AttentionRowArgs& args);
 
@@ -85,9 +87,9 @@ struct AttentionRowsArgs : AttentionRowArgs {
 // Cache rows whose values attention_rows converts to f32 at a time.
 constexpr int kValueTile = 32;
 // Scratch floats of one call: the rows' queries at f16 precision and their value sums
-// ([rows][head_dim] each), a block of eight keys and a tile of values in f32.
+// ([rows][head_dim] each), kScoreKeys keys and a tile of values in f32.
 constexpr int64_t attention_rows_scratch(int n_heads, int n_queries, int head_dim) {
-  return (2 * int64_t{n_heads} * n_queries + 8 + kValueTile) * head_dim;
+  return (2 * int64_t{n_heads} * n_queries + kScoreKeys + kValueTile) * head_dim;
 }
 using AttentionRowsFn = void (*)(const AttentionRowsArgs& args);
 

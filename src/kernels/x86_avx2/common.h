@@ -51,6 +51,27 @@ inline __m256i dot_u8s8(__m256i a, __m256i b) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
 }
 
+// 8 x 8 transpose of 32-bit lanes: lane j of in[i] to lane i of out[j] (GEMM panels: rows x
+// tokens to tokens x rows; attention: keys x dimensions to dimensions x keys).
+inline void transpose8(const __m256 in[8], __m256 out[8]) {
+  __m256 a[8], b[8];
+  for (int i = 0; i < 4; ++i) {
+    a[2 * i] = _mm256_unpacklo_ps(in[2 * i], in[2 * i + 1]);
+    a[2 * i + 1] = _mm256_unpackhi_ps(in[2 * i], in[2 * i + 1]);
+  }
+  for (int i = 0; i < 2; ++i) {
+    for (int j = 0; j < 2; ++j) {
+      const __m256 lo = a[4 * i + j], hi = a[4 * i + j + 2];
+      b[4 * i + 2 * j] = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(1, 0, 1, 0));
+      b[4 * i + 2 * j + 1] = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 2, 3, 2));
+    }
+  }
+  for (int i = 0; i < 4; ++i) {
+    out[i] = _mm256_permute2f128_ps(b[i], b[i + 4], 0x20);
+    out[i + 4] = _mm256_permute2f128_ps(b[i], b[i + 4], 0x31);
+  }
+}
+
 // Mask of n (0..8) leading 32-bit lanes, for maskload/maskstore tails.
 inline __m256i lane_mask(int64_t n) {
   const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);

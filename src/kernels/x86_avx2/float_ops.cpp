@@ -1,7 +1,7 @@
 // AVX2 float kernels: F32/F16/BF16 dot products in the 16-lane order of
 // kernels/ref/float_dots.cpp (two 8-lane accumulators; bit-identical), f16 conversion, SwiGLU
-// and attention over the f16 KV cache: the two-pass row and the fused online-softmax row (the
-// algorithms of the AVX-512 versions).
+// RMS norm and attention over the f16 KV cache: the two-pass row (and its several-query
+// version for prefill) and the fused online-softmax row.
 #include <algorithm>
 #include <cmath>
 
@@ -237,13 +237,6 @@ void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* 
 
 namespace {
 
-// Lane t of the result is the sum of the lanes of v[t].
-inline __m256 sums_of_8(const __m256* v) {
-  const __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
-  const __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(v[4], v[5]), _mm256_hadd_ps(v[6], v[7]));
-  return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
-}
-
 // Weighted sum of the value rows [first, last) into out, for the columns [c0, c0 + 8 * NV):
 // the accumulators stay in registers.
 template <int NV>
@@ -310,39 +303,103 @@ void prefetch_kv(const AttentionRow& a, int64_t j0, int64_t j1) {
   }
 }
 
-// Keys ahead of the one being scored that are requested from memory.
-constexpr int64_t kKvPrefetchRows = 16;
+// Keys converted together: kKeyBlocks blocks of eight.
+constexpr int kKeyBlocks = kScoreKeys / 8;
+static_assert(kKeyBlocks == 4);
 
-// Keys j0 .. j0 + 7 in f32 (keys[t][head_dim]); past n, the last real key repeated. Requests
-// the keys and values kKvPrefetchRows further on (the caller requests the first ones).
-void convert_keys(const AttentionRow& a, int64_t j0, int n, int64_t end, float* keys) {
-  prefetch_kv(a, std::min(end, j0 + kKvPrefetchRows), std::min(end, j0 + kKvPrefetchRows + 8));
-  for (int t = 0; t < 8; ++t) {
-    const uint16_t* kj = a.k + (j0 + std::min(t, n - 1)) * a.kv_stride;
-    for (int d = 0; d < a.head_dim; d += 8)
-      _mm256_storeu_ps(keys + t * a.head_dim + d, load_f16x8(kj + d));
+// Cache rows requested from memory ahead of those being converted: the next block.
+constexpr int64_t kKvPrefetchRows = kScoreKeys;
+
+// Keys j0 .. j0 + n - 1 (n <= kScoreKeys) in f32, transposed by blocks of eight:
+// keys_t[(b * head_dim + d) * 8 + t] is dimension d of key j0 + 8b + t. Past n, the last real key
+// repeated. Requests the keys and values kKvPrefetchRows further on (the caller requests the
+// first ones).
+void convert_keys(const AttentionRow& a, int64_t j0, int n, int64_t end, float* keys_t) {
+  prefetch_kv(a, std::min(end, j0 + kKvPrefetchRows), std::min(end, j0 + 2 * kKvPrefetchRows));
+  for (int b = 0; 8 * b < n; ++b) {
+    const uint16_t* key[8];
+    for (int t = 0; t < 8; ++t) key[t] = a.k + (j0 + std::min(8 * b + t, n - 1)) * a.kv_stride;
+    float* block = keys_t + int64_t{b} * a.head_dim * 8;
+    for (int d = 0; d < a.head_dim; d += 8) {
+      __m256 rows[8], dims[8];
+      for (int t = 0; t < 8; ++t) rows[t] = load_f16x8(key[t] + d);
+      transpose8(rows, dims);
+      for (int i = 0; i < 8; ++i) _mm256_storeu_ps(block + (d + i) * 8, dims[i]);
+    }
   }
 }
 
-// The scaled (and soft-capped) scores of one query against eight converted keys.
-inline __m256 scores_of_8(const float* q, const float* keys, int head_dim, __m256 scale,
-                          float softcap) {
-  __m256 dot[8];
-  for (int t = 0; t < 8; ++t)
-    dot[t] = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(keys + t * head_dim));
-  for (int d = 8; d < head_dim; d += 8) {
-    const __m256 qd = _mm256_loadu_ps(q + d);
-    for (int t = 0; t < 8; ++t)
-      dot[t] = _mm256_fmadd_ps(qd, _mm256_loadu_ps(keys + t * head_dim + d), dot[t]);
+// The scaled scores of R query rows against B blocks of eight transposed keys: out[r][b]
+// lane t is row r's q . k for key 8b + t, summed in order of d (an FMA chain per row and
+// block; R * B chains side by side), times scale.
+template <int R, int B>
+inline void scores_t(const float* const* q, const float* keys_t, int head_dim, __m256 scale,
+                     __m256 (*out)[B]) {
+  __m256 acc[R][B];
+  for (int r = 0; r < R; ++r) {
+    const __m256 qd = _mm256_broadcast_ss(q[r]);
+    for (int b = 0; b < B; ++b)
+      acc[r][b] = _mm256_mul_ps(qd, _mm256_loadu_ps(keys_t + int64_t{b} * head_dim * 8));
   }
-  __m256 sc = _mm256_mul_ps(sums_of_8(dot), scale);
-  if (softcap > 0) {
-    alignas(32) float lane[8];
-    _mm256_store_ps(lane, sc);
-    for (float& v : lane) v = softcap * std::tanh(v / softcap);
-    sc = _mm256_load_ps(lane);
+  for (int d = 1; d < head_dim; ++d) {
+    __m256 k[B];
+    for (int b = 0; b < B; ++b) k[b] = _mm256_loadu_ps(keys_t + (int64_t{b} * head_dim + d) * 8);
+    for (int r = 0; r < R; ++r) {
+      const __m256 qd = _mm256_broadcast_ss(q[r] + d);
+      for (int b = 0; b < B; ++b) acc[r][b] = _mm256_fmadd_ps(qd, k[b], acc[r][b]);
+    }
   }
-  return sc;
+  for (int r = 0; r < R; ++r) {
+    for (int b = 0; b < B; ++b) out[r][b] = _mm256_mul_ps(acc[r][b], scale);
+  }
+}
+
+// softcap * tanh(v / softcap) lane by lane. Out of line: a call to tanh where the scores are
+// computed made GCC keep their accumulators in memory.
+[[gnu::noinline]] __m256 soft_capped(__m256 v, float softcap) {
+  alignas(32) float lane[8];
+  _mm256_store_ps(lane, v);
+  for (float& x : lane) x = softcap * std::tanh(x / softcap);
+  return _mm256_load_ps(lane);
+}
+
+// Query rows scored together by scores_t: up to 4 rows x 2 blocks of keys, or 1-2 rows x 4
+// blocks (eight FMA chains side by side, or as many as there are).
+constexpr int kScoreRows = 4;
+
+// The scores of rows [0, n_rows) against the keys converted from j0: row r (queries at
+// q_of(r), f16-rounded) covers the first n_of(r) <= kScoreKeys of them (none if <= 0).
+// Neighbouring rows that cover the same keys go together. visit(r, b, scores, n) gets block
+// b's scores of row r (soft-capped if asked), n of them real.
+template <class QOf, class NOf, class Visit>
+void score_rows(int n_rows, QOf q_of, NOf n_of, const float* keys_t, int head_dim, __m256 scale,
+                float softcap, Visit visit) {
+  for (int r = 0; r < n_rows;) {
+    const int n = n_of(r);
+    int nr = 1;
+    while (nr < kScoreRows && r + nr < n_rows && n_of(r + nr) == n) ++nr;
+    const int n_blocks = (n + 7) / 8;
+    with_count<kScoreRows>(nr, [&](auto rows) {
+      constexpr int R = decltype(rows)::value;
+      constexpr int kBlocksAtOnce = R <= 2 ? 4 : 2;
+      const float* q[R];
+      for (int i = 0; i < R; ++i) q[i] = q_of(r + i);
+      for (int b0 = 0; b0 < n_blocks; b0 += kBlocksAtOnce) {
+        with_count<kBlocksAtOnce>(n_blocks - b0, [&](auto blocks) {
+          constexpr int B = decltype(blocks)::value;
+          __m256 sc[R][B];
+          scores_t<R, B>(q, keys_t + int64_t{b0} * head_dim * 8, head_dim, scale, sc);
+          for (int i = 0; i < R; ++i) {
+            for (int b = 0; b < B; ++b) {
+              visit(r + i, b0 + b, softcap > 0 ? soft_capped(sc[i][b], softcap) : sc[i][b],
+                    std::min(8, n - 8 * (b0 + b)));
+            }
+          }
+        });
+      }
+    });
+    r += nr;
+  }
 }
 
 // The first n lanes of v to out.
@@ -410,32 +467,35 @@ bool row_kernel_fits(int head_dim) {
 }  // namespace
 
 // Two passes, like the twin (f16-rounded q and normalized weights, softmax sum in double):
-// the scores of all heads, eight keys at a time (each block of keys converted to f32 once, in
-// scratch, for every head of the group; eight dot products reduced together), then per head
-// the softmax and the weighted values with the accumulators in registers.
+// the scores of all heads, kScoreKeys keys at a time (converted to f32 and transposed once,
+// in scratch, for every head of the group; each score one FMA chain over the dimensions, the
+// keys in lanes), then per head the softmax and the weighted values with the accumulators in
+// registers.
 void attention_row(const AttentionRowArgs& a) {
   const int hd = a.head_dim;
   if (!row_kernel_fits(hd)) {  // odd head sizes: the scalar twin
     attention_row_ref(a);
     return;
   }
-  float* qh = a.scratch;                                    // [n_heads][head_dim]
-  float* keys = qh + static_cast<int64_t>(a.n_heads) * hd;  // [8][head_dim]
+  float* qh = a.scratch;                                      // [n_heads][head_dim]
+  float* keys_t = qh + static_cast<int64_t>(a.n_heads) * hd;  // [kScoreKeys][head_dim]
   round_queries(a.q, a.head_stride, a.n_heads, hd, qh);
   const __m256 scale = _mm256_set1_ps(a.scale);
   __m256 vmax[kMaxHeadsInRegisters];
   const int n_vmax = std::min(a.n_heads, kMaxHeadsInRegisters);
   for (int h = 0; h < n_vmax; ++h) vmax[h] = _mm256_set1_ps(-INFINITY);
   prefetch_kv(a, a.first, std::min(a.last, a.first + kKvPrefetchRows));
-  for (int64_t j0 = a.first; j0 < a.last; j0 += 8) {
-    const int n = static_cast<int>(std::min<int64_t>(8, a.last - j0));
-    convert_keys(a, j0, n, a.last, keys);
-    for (int h = 0; h < a.n_heads; ++h) {
-      const __m256 sc = scores_of_8(qh + h * hd, keys, hd, scale, a.softcap);
-      store_lanes(a.scores + h * a.n_kv + j0, sc, n);
-      // The tail's repeated key gives the same score as the last real one: max unchanged.
-      if (h < n_vmax) vmax[h] = _mm256_max_ps(vmax[h], sc);
-    }
+  for (int64_t j0 = a.first; j0 < a.last; j0 += kScoreKeys) {
+    const int n = static_cast<int>(std::min<int64_t>(kScoreKeys, a.last - j0));
+    convert_keys(a, j0, n, a.last, keys_t);
+    score_rows(
+        a.n_heads, [&](int h) { return qh + h * hd; }, [&](int) { return n; }, keys_t, hd, scale,
+        a.softcap,
+        [&](int h, int b, __m256 sc, int n_real) {
+          store_lanes(a.scores + h * a.n_kv + j0 + 8 * b, sc, n_real);
+          // The tail's repeated key gives the same score as the last real one: max unchanged.
+          if (h < n_vmax) vmax[h] = _mm256_max_ps(vmax[h], sc);
+        });
   }
   for (int h = 0; h < a.n_heads; ++h) {
     float* scores = a.scores + h * a.n_kv;
@@ -450,7 +510,7 @@ void attention_row(const AttentionRowArgs& a) {
 constexpr int kValueRows = 3, kValueVecs = 4;
 
 // attention_row on each of the rows, bit for bit (the same operations in the same order), with
-// the keys converted once per block of eight for all rows and the values once per tile of
+// the keys converted once per kScoreKeys for all rows and the values once per tile of
 // kValueTile; the value sums of the rows wait in scratch between tiles.
 void attention_rows(const AttentionRowsArgs& a) {
   const int hd = a.head_dim;
@@ -466,10 +526,10 @@ void attention_rows(const AttentionRowsArgs& a) {
     }
     return;
   }
-  float* qh = a.scratch;                     // [rows][head_dim], row = query * n_heads + head
-  float* acc = qh + int64_t{n_rows} * hd;    // [rows][head_dim]
-  float* keys = acc + int64_t{n_rows} * hd;  // [8][head_dim]
-  float* values = keys + 8 * int64_t{hd};    // [kValueTile][head_dim]
+  float* qh = a.scratch;                       // [rows][head_dim], row = query * n_heads + head
+  float* acc = qh + int64_t{n_rows} * hd;      // [rows][head_dim]
+  float* keys_t = acc + int64_t{n_rows} * hd;  // [kScoreKeys][head_dim]
+  float* values = keys_t + kScoreKeys * int64_t{hd};  // [kValueTile][head_dim]
   for (int i = 0; i < a.n_queries; ++i) {
     round_queries(a.q + i * a.query_stride, a.head_stride, a.n_heads, hd,
                   qh + int64_t{i} * a.n_heads * hd);
@@ -477,18 +537,17 @@ void attention_rows(const AttentionRowsArgs& a) {
   const __m256 scale = _mm256_set1_ps(a.scale);
   const int64_t end = a.last + a.n_queries - 1;  // the last query's keys
   prefetch_kv(a, a.first, std::min(end, a.first + kKvPrefetchRows));
-  for (int64_t j0 = a.first; j0 < end; j0 += 8) {
-    convert_keys(a, j0, static_cast<int>(std::min<int64_t>(8, end - j0)), end, keys);
-    for (int i = 0; i < a.n_queries; ++i) {
-      const int64_t last = a.last + i;
-      if (last <= j0) continue;
-      const int n = static_cast<int>(std::min<int64_t>(8, last - j0));
-      for (int h = 0; h < a.n_heads; ++h) {
-        const int r = i * a.n_heads + h;
-        store_lanes(a.scores + r * a.n_kv + j0,
-                    scores_of_8(qh + r * hd, keys, hd, scale, a.softcap), n);
-      }
-    }
+  for (int64_t j0 = a.first; j0 < end; j0 += kScoreKeys) {
+    convert_keys(a, j0, static_cast<int>(std::min<int64_t>(kScoreKeys, end - j0)), end, keys_t);
+    score_rows(
+        n_rows, [&](int r) { return qh + int64_t{r} * hd; },
+        [&](int r) {
+          return static_cast<int>(std::min<int64_t>(kScoreKeys, a.last + r / a.n_heads - j0));
+        },
+        keys_t, hd, scale, a.softcap,
+        [&](int r, int b, __m256 sc, int n_real) {
+          store_lanes(a.scores + r * a.n_kv + j0 + 8 * b, sc, n_real);
+        });
   }
   for (int r = 0; r < n_rows; ++r) {
     float* scores = a.scores + r * a.n_kv;

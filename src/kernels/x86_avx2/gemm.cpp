@@ -553,26 +553,6 @@ void micro(const RowOut* tile, const uint8_t* group, size_t group_stride, const 
   }
 }
 
-// 8 rows x 8 tokens (rows[r]: tokens 0..7 of row r) to tokens[t]: rows 0..7 of token t.
-inline void transpose8(const __m256 rows[8], __m256 tokens[8]) {
-  __m256 a[8], b[8];
-  for (int i = 0; i < 4; ++i) {
-    a[2 * i] = _mm256_unpacklo_ps(rows[2 * i], rows[2 * i + 1]);
-    a[2 * i + 1] = _mm256_unpackhi_ps(rows[2 * i], rows[2 * i + 1]);
-  }
-  for (int i = 0; i < 2; ++i) {
-    for (int j = 0; j < 2; ++j) {
-      const __m256 lo = a[4 * i + j], hi = a[4 * i + j + 2];
-      b[4 * i + 2 * j] = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(1, 0, 1, 0));
-      b[4 * i + 2 * j + 1] = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 2, 3, 2));
-    }
-  }
-  for (int i = 0; i < 4; ++i) {
-    tokens[i] = _mm256_permute2f128_ps(b[i], b[i + 4], 0x20);
-    tokens[i + 4] = _mm256_permute2f128_ps(b[i], b[i + 4], 0x31);
-  }
-}
-
 // The panel's sums ([tile][group][row][token]) to y ([token][row]): eight rows of eight tokens
 // at a time are transposed in registers so that each token's rows go out as one store.
 inline void store_panel(const float* acc, int64_t np, int64_t g0, int64_t ng, int64_t n_tokens,
