@@ -237,22 +237,27 @@ void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* 
 
 namespace {
 
-// Weighted sum of the value rows [first, last) into out, for the columns [c0, c0 + 8 * NV):
-// the accumulators stay in registers.
-template <int NV>
-void weighted_values(const AttentionRowArgs& a, const float* w, int c0, float* out) {
-  __m256 acc[NV];
-  for (int i = 0; i < NV; ++i) acc[i] = _mm256_setzero_ps();
+// Weighted sums of the value rows [first, last) for NR heads (weights w[r], out[r]), the
+// columns [c0, c0 + 8 * NV): each head's accumulators in registers, each value converted
+// once for all heads.
+template <int NR, int NV>
+void weighted_values(const AttentionRowArgs& a, const float* const* w, int c0, float* const* out) {
+  __m256 acc[NR][NV];
+  for (int r = 0; r < NR; ++r) {
+    for (int i = 0; i < NV; ++i) acc[r][i] = _mm256_setzero_ps();
+  }
   for (int64_t j = a.first; j < a.last; ++j) {
     const uint16_t* vj = a.v + j * a.kv_stride + c0;
-    const __m256 wj = _mm256_broadcast_ss(w + j);
-    for (int i = 0; i < NV; ++i) {
-      acc[i] = _mm256_fmadd_ps(
-          wj, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(vj + 8 * i))),
-          acc[i]);
+    __m256 v[NV];
+    for (int i = 0; i < NV; ++i) v[i] = load_f16x8(vj + 8 * i);
+    for (int r = 0; r < NR; ++r) {
+      const __m256 wj = _mm256_broadcast_ss(w[r] + j);
+      for (int i = 0; i < NV; ++i) acc[r][i] = _mm256_fmadd_ps(wj, v[i], acc[r][i]);
     }
   }
-  for (int i = 0; i < NV; ++i) _mm256_storeu_ps(out + c0 + 8 * i, acc[i]);
+  for (int r = 0; r < NR; ++r) {
+    for (int i = 0; i < NV; ++i) _mm256_storeu_ps(out[r] + c0 + 8 * i, acc[r][i]);
+  }
 }
 
 // For NR rows, acc[r][d] += sum over t < n of w[r][t] * v_t[d] for the 8 * NV columns of one
@@ -466,6 +471,12 @@ bool row_kernel_fits(int head_dim) {
 
 }  // namespace
 
+// Heads whose weighted values attention_row sums in one pass over the values.
+constexpr int kValueHeads = 4;
+
+// Rows and columns / 8 of one pass of weighted_values_rows: 12 accumulators.
+constexpr int kValueRows = 3, kValueVecs = 4;
+
 // Two passes, like the twin (f16-rounded q and normalized weights, softmax sum in double):
 // the scores of all heads, kScoreKeys keys at a time (converted to f32 and transposed once,
 // in scratch, for every head of the group; each score one FMA chain over the dimensions, the
@@ -501,13 +512,26 @@ void attention_row(const AttentionRowArgs& a) {
     float* scores = a.scores + h * a.n_kv;
     const float max = h < n_vmax ? hmax(vmax[h]) : max_of(scores, a.first, a.last);
     softmax_weights(scores, a.first, a.last, max);
-    float* o = a.out + h * a.head_stride;
-    for_value_chunks(hd, [&](int c0, auto n_vecs) { weighted_values<n_vecs>(a, scores, c0, o); });
+  }
+  // The values: up to kValueHeads heads at a time, in column chunks that keep eight
+  // accumulators (or more) in registers.
+  for (int h = 0; h < a.n_heads; h += kValueHeads) {
+    with_count<kValueHeads>(a.n_heads - h, [&](auto heads) {
+      constexpr int R = decltype(heads)::value;
+      constexpr int kVecs = R == 1 ? 8 : R == 2 ? 4 : 2;
+      const float* w[R];
+      float* o[R];
+      for (int i = 0; i < R; ++i) {
+        w[i] = a.scores + (h + i) * a.n_kv;
+        o[i] = a.out + (h + i) * a.head_stride;
+      }
+      for (int c0 = 0; c0 < hd; c0 += 8 * kVecs) {
+        with_count<kVecs>((hd - c0) / 8,
+                          [&](auto n_vecs) { weighted_values<R, n_vecs>(a, w, c0, o); });
+      }
+    });
   }
 }
-
-// Rows and columns / 8 of one pass of weighted_values_rows: 12 accumulators.
-constexpr int kValueRows = 3, kValueVecs = 4;
 
 // attention_row on each of the rows, bit for bit (the same operations in the same order), with
 // the keys converted once per kScoreKeys for all rows and the values once per tile of
