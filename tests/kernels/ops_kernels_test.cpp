@@ -97,8 +97,8 @@ TEST(AttentionRow, EveryIsaMatchesScalar) {
   for (const auto& isa : simd_isas()) {
     const auto& table = *kernels::table_for(isa);
     for (int head_dim : {64, 128, 80}) {
-      for (int n_heads : {1, 4, 9}) {  // 9: more heads than maxima kept in registers
-        for (int64_t n_kv : {1, 7, 100}) {
+      for (int n_heads : {1, 2, 3, 4, 9}) {  // 9: more heads than maxima kept in registers
+        for (int64_t n_kv : {1, 7, 41, 100}) {
           const int n_kv_heads = 2;
           const int64_t kv_stride = static_cast<int64_t>(n_kv_heads) * head_dim;
           const auto k = f16_gaussian(n_kv * kv_stride, 5);
