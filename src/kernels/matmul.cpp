@@ -21,11 +21,11 @@ namespace {
 
 // Rows per scheduling unit: a multiple of every kernel's row tile.
 constexpr int64_t kRowGrain = 16;
-// Row chunks per thread: several, so that a thread that gets the core late costs little (the
-// others take its chunks), few enough that each chunk streams a long run of weights.
-constexpr int64_t kChunksPerThread = 4;
-// No chunk smaller than this many weight bytes (per-chunk costs: a claim, a prefetch ramp).
+// No decode chunk smaller than this many weight bytes (per-chunk costs: a claim, a prefetch
+// ramp).
 constexpr size_t kMinChunkBytes = 32 * 1024;
+// No GEMM chunk smaller than this many rows (each chunk reads the whole batch's activations).
+constexpr int64_t kMinGemmChunkRows = 32;
 // From this many tokens on, the GEMM path (when the type has one) beats per-token matvecs.
 constexpr int64_t kGemmMinTokens = 6;
 constexpr size_t kAlign = 64;
@@ -38,17 +38,17 @@ int64_t round_up(int64_t n, int64_t to) {
   return (n + to - 1) / to * to;
 }
 
-// Decode regions hand out guided chunks: each takes 1/(2 n_threads) of the rows not yet
-// handed out (a multiple of kRowGrain, at least kMinChunkBytes of weights). The first chunks
-// are long runs of weights; the last ones are short, so a thread that is done waits at most
-// a short chunk for the others, where equal chunks would keep it waiting up to a long one.
+// Regions hand out guided chunks: each takes 1/(2 n_threads) of the rows not yet handed out
+// (a multiple of kRowGrain, at least min_rows). The first chunks are long runs of weights;
+// the last ones are short, so a thread that is done waits at most a short chunk for the
+// others, where equal chunks would keep it waiting up to a long one (a preempted thread
+// or a slower core on a shared machine).
 constexpr int kMaxGuidedChunks = 256;
 
 // Fills bounds[0..n] with the row ranges of n guided chunks; returns n.
-int guided_chunks(int64_t n_rows, size_t row_bytes, int n_threads,
+int guided_chunks(int64_t n_rows, int64_t min_rows, int n_threads,
                   std::array<int64_t, kMaxGuidedChunks + 1>& bounds) {
-  const int64_t min_rows =
-      round_up(std::max<int64_t>(1, static_cast<int64_t>(kMinChunkBytes / row_bytes)), kRowGrain);
+  min_rows = round_up(std::max<int64_t>(1, min_rows), kRowGrain);
   const int64_t split = 2 * static_cast<int64_t>(n_threads);
   int n = 0;
   bounds[0] = 0;
@@ -59,15 +59,6 @@ int guided_chunks(int64_t n_rows, size_t row_bytes, int n_threads,
     bounds[static_cast<size_t>(++n)] = r;
   }
   return n;
-}
-
-// GEMM regions: rows per chunk for n_rows rows of row_bytes each on n_threads threads.
-int64_t chunk_rows(int64_t n_rows, size_t row_bytes, int n_threads) {
-  const int64_t by_count =
-      (n_rows + kChunksPerThread * n_threads - 1) / (kChunksPerThread * n_threads);
-  const auto by_bytes = static_cast<int64_t>((kMinChunkBytes + row_bytes - 1) / row_bytes);
-  const int64_t rows = std::max(by_count, by_bytes);
-  return round_up(rows, kRowGrain);
 }
 
 void matvec_by_dot(VecDotFn dot, int64_t n, const uint8_t* w, size_t w_stride, int64_t n_rows,
@@ -108,7 +99,8 @@ void matmul_gemm(std::span<const GemmTarget> targets, const float* x, int64_t n_
   std::array<Pack, kMaxMatmulTargets> packs;
   std::array<int, kMaxMatmulTargets> pack_of{};
   std::array<int64_t, kMaxMatmulTargets + 1> first_chunk{};
-  std::array<int64_t, kMaxMatmulTargets> rows_per_chunk{};
+  // Rows of chunk j of target i: [bounds[i][j], bounds[i][j + 1]).
+  std::array<std::array<int64_t, kMaxGuidedChunks + 1>, kMaxMatmulTargets> bounds;
   int n_packs = 0;
   size_t packed_bytes = 0, quant_bytes = 0, scratch_bytes = 0;
   for (size_t i = 0; i < targets.size(); ++i) {
@@ -131,8 +123,8 @@ void matmul_gemm(std::span<const GemmTarget> targets, const float* x, int64_t n_
       scratch_bytes = std::max(scratch_bytes, align_up(t.ops->scratch_bytes(n_in)));
     }
     pack_of[i] = k;
-    rows_per_chunk[i] = chunk_rows(t.w->ne[1], t.w->row_bytes(), pool.size());
-    first_chunk[i + 1] = first_chunk[i] + (t.w->ne[1] + rows_per_chunk[i] - 1) / rows_per_chunk[i];
+    first_chunk[i + 1] =
+        first_chunk[i] + guided_chunks(t.w->ne[1], kMinGemmChunkRows, pool.size(), bounds[i]);
   }
   // Workspace: [packed groups of every pack][per-thread: one group of quantized rows]
   // [per-thread scratch]. Rows are quantized a group at a time, right before packing, so the
@@ -172,8 +164,8 @@ void matmul_gemm(std::span<const GemmTarget> targets, const float* x, int64_t n_
     const GemmTarget& t = targets[i];
     const int64_t n_out = t.w->ne[1];
     const size_t w_row_bytes = t.w->row_bytes();
-    const int64_t r0 = (c - first_chunk[i]) * rows_per_chunk[i];
-    const int64_t r1 = std::min(n_out, r0 + rows_per_chunk[i]);
+    const auto chunk = static_cast<size_t>(c - first_chunk[i]);
+    const int64_t r0 = bounds[i][chunk], r1 = bounds[i][chunk + 1];
     t.ops->compute(n_in,
                    static_cast<const uint8_t*>(t.w->data) + static_cast<size_t>(r0) * w_row_bytes,
                    w_row_bytes, r1 - r0, packs[static_cast<size_t>(pack_of[i])].groups, n_tokens,
@@ -239,7 +231,8 @@ void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t 
     p.w = t.w;
     p.y = t.y;
     p.first_chunk = n_chunks;
-    n_chunks += guided_chunks(t.w->ne[1], t.w->row_bytes(), pool.size(), p.bounds);
+    n_chunks += guided_chunks(t.w->ne[1], static_cast<int64_t>(kMinChunkBytes / t.w->row_bytes()),
+                              pool.size(), p.bounds);
     const DType act = type_traits(t.w->type).vec_dot_type;
     if (act == DType::F32) continue;
     int a = 0;
