@@ -190,8 +190,9 @@ void attention(const AttentionParams& p, const float* q, int64_t n_queries, cons
     a.query_stride = q_stride;
     table.attention_rows(a);
   };
-  // One task per chunk, claimed dynamically: later queries (more keys) cost more.
-  pool.run_chunks(n_tasks, task_fn);
+  // One task per chunk, claimed dynamically, the last queries first: under a causal mask they
+  // have the most keys, and the cheap tasks at the end even out the threads.
+  pool.run_chunks(n_tasks, [&](int64_t c, int thread) { task_fn(n_tasks - 1 - c, thread); });
 }
 
 }  // namespace pocket::kernels
