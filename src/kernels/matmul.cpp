@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <array>
 
+#include "core/bandwidth.h"
 #include "core/error.h"
 #include "kernels/dispatch.h"
 #include "kernels/kernels.h"
@@ -59,6 +60,20 @@ int guided_chunks(int64_t n_rows, int64_t min_rows, int n_threads,
     bounds[static_cast<size_t>(++n)] = r;
   }
   return n;
+}
+
+// Requests the start of each row stream a matvec of rows [0, n_rows) will read (matvec_rows
+// reads a chunk as kReadStreams quarters, see matvec_driver.h): done for the next chunk while
+// this one is computed, so that whichever thread claims it starts on lines already on their
+// way. Measured per region on smollm2's decode, its 0.35-2 MB matrices went from 77-90% to
+// 80-91% of the rate of its 30 MB output matrix.
+void prefetch_streams(const uint8_t* rows, int64_t n_rows, size_t row_bytes) {
+  const size_t stream =
+      static_cast<size_t>(n_rows / static_cast<int64_t>(kReadStreams)) * row_bytes;
+  const size_t head = std::min(kStreamPrefetchBytes / 2, stream);
+  for (size_t s = 0; s < kReadStreams; ++s) {
+    for (size_t off = 0; off < head; off += 64) __builtin_prefetch(rows + s * stream + off, 0, 3);
+  }
 }
 
 void matvec_by_dot(VecDotFn dot, int64_t n, const uint8_t* w, size_t w_stride, int64_t n_rows,
@@ -282,6 +297,12 @@ void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t 
     const int64_t r0 = p.bounds[chunk], r1 = p.bounds[chunk + 1];
     const uint8_t* rows =
         static_cast<const uint8_t*>(w.data) + static_cast<size_t>(r0) * w_row_bytes;
+    const int64_t part_end =
+        i + 1 < n_parts ? parts[static_cast<size_t>(i + 1)].first_chunk : n_chunks;
+    if (c + 1 < part_end) {
+      prefetch_streams(rows + static_cast<size_t>(r1 - r0) * w_row_bytes, p.bounds[chunk + 2] - r1,
+                       w_row_bytes);
+    }
     if (const MatvecFn matvec = table.matvec[static_cast<size_t>(w.type)]) {
       matvec(n_in, rows, w_row_bytes, r1 - r0, p.xq, p.x_stride, n_tokens, p.y + r0, n_out);
     } else {
