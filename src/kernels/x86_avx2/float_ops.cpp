@@ -154,21 +154,14 @@ void accumulate_chunk(float* acc, float c, const float* w, int n, const uint16_t
   for (int i = 0; i < N; ++i) _mm256_storeu_ps(acc + 8 * i, o[i]);
 }
 
-// f(d, n_vecs) for the value columns [d, d + 8 * n_vecs) of a head, 64 at a time (8 of the
-// 16 registers hold accumulators); n_vecs is a compile-time count (head_dim % 8 == 0).
-template <class F>
-void for_value_chunks(int head_dim, F&& f) {
-  constexpr int kChunk = 64;
-  for (int d = 0; d < head_dim; d += kChunk) {
-    with_count<8>(std::min(kChunk, head_dim - d) / 8, [&](auto n_vecs) { f(d, n_vecs); });
-  }
-}
-
 void accumulate_values(float* acc, int head_dim, float c, const float* w, int n, const uint16_t* v,
                        int64_t kv_stride) {
-  for_value_chunks(head_dim, [&](int d, auto n_vecs) {
-    accumulate_chunk<n_vecs>(acc + d, c, w, n, v + d, kv_stride);
-  });
+  constexpr int kChunk = 64;  // 8 of the 16 registers hold accumulators
+  for (int d = 0; d < head_dim; d += kChunk) {
+    with_count<8>(std::min(kChunk, head_dim - d) / 8, [&](auto n_vecs) {
+      accumulate_chunk<n_vecs>(acc + d, c, w, n, v + d, kv_stride);
+    });
+  }
 }
 
 static_assert(kFlashTile == 32, "the weights of a tile are four vectors");
@@ -334,6 +327,19 @@ void convert_keys(const AttentionRow& a, int64_t j0, int n, int64_t end, float* 
   }
 }
 
+// f(r, nr, n) for the runs of rows [r, r + nr) (nr <= max_run) in [0, n_rows) that have the
+// same n_of(r): the rows a several-row kernel can take in one pass.
+template <class NOf, class F>
+void for_runs(int n_rows, int max_run, NOf n_of, F&& f) {
+  for (int r = 0; r < n_rows;) {
+    const auto n = n_of(r);
+    int nr = 1;
+    while (nr < max_run && r + nr < n_rows && n_of(r + nr) == n) ++nr;
+    f(r, nr, n);
+    r += nr;
+  }
+}
+
 // The scaled scores of R query rows against B blocks of eight transposed keys: out[r][b]
 // lane t is row r's q . k for key 8b + t, summed in order of d (an FMA chain per row and
 // block; R * B chains side by side), times scale.
@@ -379,10 +385,7 @@ constexpr int kScoreRows = 4;
 template <class QOf, class NOf, class Visit>
 void score_rows(int n_rows, QOf q_of, NOf n_of, const float* keys_t, int head_dim, __m256 scale,
                 float softcap, Visit visit) {
-  for (int r = 0; r < n_rows;) {
-    const int n = n_of(r);
-    int nr = 1;
-    while (nr < kScoreRows && r + nr < n_rows && n_of(r + nr) == n) ++nr;
+  for_runs(n_rows, kScoreRows, n_of, [&](int r, int nr, int n) {
     const int n_blocks = (n + 7) / 8;
     with_count<kScoreRows>(nr, [&](auto rows) {
       constexpr int R = decltype(rows)::value;
@@ -403,8 +406,7 @@ void score_rows(int n_rows, QOf q_of, NOf n_of, const float* keys_t, int head_di
         });
       }
     });
-    r += nr;
-  }
+  });
 }
 
 // The first n lanes of v to out.
@@ -587,27 +589,21 @@ void attention_rows(const AttentionRowsArgs& a) {
         _mm256_storeu_ps(values + (t - t0) * hd + d, load_f16x8(vt + d));
     }
     auto n_of = [&](int r) { return std::min(t1, a.last + r / a.n_heads) - t0; };
-    for (int r = 0; r < n_rows;) {
-      const int64_t n = n_of(r);
-      int nr = 1;  // the rows from r on that sum the same n values, up to kValueRows
-      while (nr < kValueRows && r + nr < n_rows && n_of(r + nr) == n) ++nr;
-      if (n > 0) {
-        const float* w[kValueRows];
-        float* o[kValueRows];
-        with_count<kValueRows>(nr, [&](auto rows) {
-          for (int c0 = 0; c0 < hd; c0 += 8 * kValueVecs) {
-            for (int i = 0; i < rows; ++i) {
-              w[i] = a.scores + (r + i) * a.n_kv + t0;
-              o[i] = acc + int64_t{r + i} * hd + c0;
-            }
-            with_count<kValueVecs>((hd - c0) / 8, [&](auto n_vecs) {
-              weighted_values_rows<rows, n_vecs>(w, n, values + c0, hd, o);
-            });
-          }
-        });
-      }
-      r += nr;
-    }
+    for_runs(n_rows, kValueRows, n_of, [&](int r, int nr, int64_t n) {
+      if (n <= 0) return;
+      with_count<kValueRows>(nr, [&](auto rows) {
+        constexpr int R = decltype(rows)::value;
+        const float* w[R];
+        float* o[R];
+        for (int i = 0; i < R; ++i) w[i] = a.scores + (r + i) * a.n_kv + t0;
+        for (int c0 = 0; c0 < hd; c0 += 8 * kValueVecs) {
+          for (int i = 0; i < R; ++i) o[i] = acc + int64_t{r + i} * hd + c0;
+          with_count<kValueVecs>((hd - c0) / 8, [&](auto n_vecs) {
+            weighted_values_rows<R, n_vecs>(w, n, values + c0, hd, o);
+          });
+        }
+      });
+    });
   }
   for (int i = 0; i < a.n_queries; ++i) {
     for (int h = 0; h < a.n_heads; ++h) {
