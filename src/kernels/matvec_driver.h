@@ -30,6 +30,7 @@ inline size_t stream_prefetch_distance(size_t row_bytes) {
 template <class Block>
 inline void prefetch_ahead(const Block& b, size_t ahead) {
   const char* p = reinterpret_cast<const char*>(&b) + ahead;
+#pragma GCC unroll 8
   for (size_t off = 0; off < sizeof(Block); off += 64) __builtin_prefetch(p + off, 0, 3);
 }
 

@@ -89,6 +89,21 @@ inline void unpack_scales_k4(const uint8_t* packed, uint64_t* sc, uint64_t* m) {
   *m = static_cast<uint64_t>(m_lo) | (static_cast<uint64_t>(m_hi) << 32);
 }
 
+// The same scales (bytes 0-7) and mins (bytes 8-15) unpacked in vector registers, lane by
+// lane. Each 128-bit lane of v holds 16 bytes from the start of a block's packed scales: the
+// 12 packed bytes (words a0, a1, a2 as in unpack_scales_k4) and 4 more, discarded.
+inline __m256i scales_mins_k4(__m256i v) {
+  const __m256i lo = _mm256_and_si256(v, _mm256_set1_epi8(0x3f));  // sc_lo, m_lo
+  // a2 & 0x0f, (a2 >> 4) & 0x0f ...
+  const __m256i a2 = _mm256_srlv_epi32(_mm256_shuffle_epi32(v, _MM_SHUFFLE(3, 3, 2, 2)),
+                                       _mm256_setr_epi32(0, 4, 0, 0, 0, 4, 0, 0));
+  // ... or'ed with (a0 >> 2) & 0x30, (a1 >> 2) & 0x30: sc_hi, m_hi
+  const __m256i hi =
+      _mm256_or_si256(_mm256_and_si256(a2, _mm256_set1_epi8(0x0f)),
+                      _mm256_and_si256(_mm256_srli_epi32(v, 2), _mm256_set1_epi8(0x30)));
+  return _mm256_unpacklo_epi32(lo, hi);  // sc_lo, sc_hi, m_lo, m_hi
+}
+
 // Levels of the 64-element group j of a Q4_K / Q5_K super-block (see tensor/blocks.h):
 // elements 64j + [0, 32) in *lo (low nibbles of qs[32j + l]), 64j + [32, 64) in *hi (high
 // nibbles); Q5_K adds 16 for bit 2j (lo) or 2j + 1 (hi) of qh[l].

@@ -2,7 +2,9 @@
 // rows at a time (one from each of matvec_driver.h's row streams, each prefetched ahead)
 // share each activation block. Bit-identical to the scalar vec_dot (exact
 // integer block sums, then the twin's float operations in order, one row per lane), like the
-// AVX-512 kernels.
+// AVX-512 kernels. The short loops over rows and sub-blocks carry `#pragma GCC unroll`: -O3
+// (Release) unrolls them anyway, but at -O2 GCC kept them as loops with their sums on the
+// stack, 20-45% slower.
 #include <algorithm>
 #include <cstddef>
 #include <type_traits>
@@ -25,21 +27,34 @@ inline __m256i load256(const void* p) {
   return _mm256_loadu_si256(static_cast<const __m256i*>(p));
 }
 
-// R f16 values, `stride` bytes apart, as floats in the first R lanes: gathered in a
-// general-purpose register (scalar loads and shifts run beside the vector pipes), then one
-// move and one conversion.
-inline uint64_t load_u16(const uint8_t* p) {
+// R f16 values, `stride` bytes apart, as floats in the first R lanes: inserted word by word
+// (half the instructions of gathering them with scalar shifts and ors, and these kernels are
+// instruction-bound when the core's other hardware thread is busy), then one conversion.
+inline int load_u16(const uint8_t* p) {
   uint16_t v;
   std::memcpy(&v, p, 2);
   return v;
 }
 template <int R>
 inline __m128 f16_lanes(const uint8_t* p, size_t stride) {
-  uint64_t bits = load_u16(p);
-  if constexpr (R > 1) bits |= load_u16(p + stride) << 16;
-  if constexpr (R > 2) bits |= load_u16(p + 2 * stride) << 32;
-  if constexpr (R > 3) bits |= load_u16(p + 3 * stride) << 48;
-  return _mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<long long>(bits)));
+  __m128i v = _mm_cvtsi32_si128(load_u16(p));
+  if constexpr (R > 1) v = _mm_insert_epi16(v, load_u16(p + stride), 1);
+  if constexpr (R > 2) v = _mm_insert_epi16(v, load_u16(p + 2 * stride), 2);
+  if constexpr (R > 3) v = _mm_insert_epi16(v, load_u16(p + 3 * stride), 3);
+  return _mm_cvtph_ps(v);
+}
+
+// The two adjacent f16 values at p of R rows `stride` bytes apart (d and dmin of a K block),
+// as floats: the first of row r in lane r, the second in lane 4 + r.
+template <int R>
+inline __m256 f16_pair_lanes(const uint8_t* p, size_t stride) {
+  __m128i v = _mm_cvtsi32_si128(static_cast<int>(load_u32(p)));
+  if constexpr (R > 1) v = _mm_insert_epi32(v, static_cast<int>(load_u32(p + stride)), 1);
+  if constexpr (R > 2) v = _mm_insert_epi32(v, static_cast<int>(load_u32(p + 2 * stride)), 2);
+  if constexpr (R > 3) v = _mm_insert_epi32(v, static_cast<int>(load_u32(p + 3 * stride)), 3);
+  // Halves a0 b0 a1 b1 a2 b2 a3 b3 to a0 a1 a2 a3 b0 b1 b2 b3.
+  v = _mm_shuffle_epi8(v, _mm_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15));
+  return _mm256_cvtph_ps(v);
 }
 
 // Byte-shuffle control that broadcasts 16-bit word `lo` (of the eight in a 128-bit lane) to
@@ -66,6 +81,7 @@ struct Q8_0Kernel {
     for (int64_t b = 0; b < n / kQK; ++b) {
       const __m256i xv = load256(x[b].qs);
       __m256i dot[R];
+#pragma GCC unroll 4
       for (int r = 0; r < R; ++r) {
         const auto& wb = block_at<BlockQ8_0>(w, w_stride, r, b);
         prefetch_ahead(wb, ahead);
@@ -94,6 +110,7 @@ struct Q4_0Kernel {
       const __m256i xv = load256(x[b].qs);
       const __m256i corr = dot_u8s8(_mm256_set1_epi8(8), xv);  // 8 * sums of 4 activations
       __m256i dot[R];
+#pragma GCC unroll 4
       for (int r = 0; r < R; ++r) {
         const auto& wb = block_at<BlockQ4_0>(w, w_stride, r, b);
         prefetch_ahead(wb, ahead);
@@ -110,67 +127,117 @@ struct Q4_0Kernel {
   }
 };
 
-// Q4_K / Q5_K x Q8_K. Per row and super-block: the eight 6-bit scales as words in both 128-bit
-// lanes (one shuffle broadcasts a sub-block's scale to a whole register), the mins against
-// the activations' per-sub-block sums as one 16-bit multiply-add.
+// 16 bytes at a in the low 128-bit lane, 16 bytes at b in the high one.
+inline __m256i lane_pair(const uint8_t* a, const uint8_t* b) {
+  return _mm256_inserti128_si256(
+      _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a))),
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(b)), 1);
+}
+
+// Q4_K / Q5_K x Q8_K, two rows per register: row a in the low 128-bit lane, row b in the
+// high one, each lane holding 16 elements of one sub-block. Both halves of a sub-block then
+// meet the same scales, so their 16-bit products add before the one multiply-add with the
+// scales (at most 2 * 2 * 31 * 128 in magnitude: no overflow), and one scale shuffle serves
+// two rows. Per row and super-block: the eight 6-bit scales and mins unpacked in vector
+// registers (scales_mins_k4), the mins against the activations' per-sub-block sums in one
+// 16-bit multiply-add.
 template <bool kFifthBit>
 struct ScaleMinKernel {
   using Block = std::conditional_t<kFifthBit, BlockQ5_K, BlockQ4_K>;
 
+  // Shuffle control: byte s of each 128-bit lane to the low byte of every word, 0 above.
+  static __m256i scale_words(int s) { return _mm256_set1_epi16(static_cast<short>(0x8000 | s)); }
+
+  // Levels of elements 64j + 16k + [0, 16) (*lo) and 64j + 32 + 16k + [0, 16) (*hi) of the
+  // two rows; qh holds bytes 16k.. of each row's qh (Q5_K).
+  static void levels(const Block& a, const Block& b, const __m256i* qh, int j, int k, __m256i* lo,
+                     __m256i* hi) {
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    const __m256i q = lane_pair(a.qs + 32 * j + 16 * k, b.qs + 32 * j + 16 * k);
+    *lo = _mm256_and_si256(q, low);
+    *hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
+    if constexpr (kFifthBit) {
+      // Bit 2j (lo) or 2j + 1 (hi) of qh moved to bit 4, as in k4_levels.
+      const __m256i sixteen = _mm256_set1_epi8(16);
+      auto shifted = [&](int by) {
+        return by >= 0 ? _mm256_sll_epi16(qh[k], _mm_cvtsi32_si128(by))
+                       : _mm256_srl_epi16(qh[k], _mm_cvtsi32_si128(-by));
+      };
+      *lo = _mm256_or_si256(*lo, _mm256_and_si256(shifted(4 - 2 * j), sixteen));
+      *hi = _mm256_or_si256(*hi, _mm256_and_si256(shifted(3 - 2 * j), sixteen));
+    }
+  }
+
   template <int R>
   [[gnu::always_inline]] static void run(int64_t n, const uint8_t* w, size_t w_stride, size_t ahead,
                                          const uint8_t* xp, float* out) {
+    constexpr int kPairs = 2;  // an odd last row pairs with itself, missing pairs are zero
     const auto* x = reinterpret_cast<const BlockQ8_K*>(xp);
-    // Sub-blocks 2j (low nibbles) and 2j + 1 (high nibbles) of 64-element group j: the low
-    // nibble register covers elements 64j + [0, 32), both lanes sub-block 2j.
-    const __m256i ctl[8] = {word_broadcast_control(0, 0), word_broadcast_control(1, 1),
-                            word_broadcast_control(2, 2), word_broadcast_control(3, 3),
-                            word_broadcast_control(4, 4), word_broadcast_control(5, 5),
-                            word_broadcast_control(6, 6), word_broadcast_control(7, 7)};
+    const __m256i ctl[8] = {scale_words(0), scale_words(1), scale_words(2), scale_words(3),
+                            scale_words(4), scale_words(5), scale_words(6), scale_words(7)};
     __m128 acc = _mm_setzero_ps();
     for (int64_t b = 0; b < n / kQKK; ++b) {
       const BlockQ8_K& xb = x[b];
-      // Activation sums of the eight 32-element sub-blocks (|sum| <= 32 * 127: int16).
+      // Activation sums of the eight 32-element sub-blocks (|sum| <= 32 * 128: int16), in
+      // both lanes.
       const __m256i pairs = _mm256_madd_epi16(load256(xb.bsums), _mm256_set1_epi16(1));
-      const __m128i sub_sums =
-          _mm_packs_epi32(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1));
-      __m256i isums[R];
-      __m128i min_sums[R];
-      for (int r = 0; r < R; ++r) {
-        const Block& wb = block_at<Block>(w, w_stride, r, b);
-        prefetch_ahead(wb, ahead);
-        uint64_t sc8, m8;
-        unpack_scales_k4(wb.scales, &sc8, &m8);
-        const __m256i sc = _mm256_broadcastsi128_si256(
-            _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<long long>(sc8))));
+      const __m256i sub_sums = _mm256_broadcastsi128_si256(
+          _mm_packs_epi32(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1)));
+      __m256i isums[kPairs] = {}, min_sums[kPairs] = {};
+      // Kept a loop: unrolled, GCC shares the activation registers between the two pairs and
+      // spills them (3-5% slower at -O3).
+#pragma GCC unroll 1
+      for (int p = 0; p < (R + 1) / 2; ++p) {
+        const Block& wa = block_at<Block>(w, w_stride, 2 * p, b);
+        const Block& wb = block_at<Block>(w, w_stride, std::min(2 * p + 1, R - 1), b);
+        prefetch_ahead(wa, ahead);
+        if (2 * p + 1 < R) prefetch_ahead(wb, ahead);
+        const __m256i sc_m = scales_mins_k4(lane_pair(wa.scales, wb.scales));
+        __m256i qh[2] = {};
+        if constexpr (kFifthBit)
+          qh[0] = lane_pair(wa.qh, wb.qh), qh[1] = lane_pair(wa.qh + 16, wb.qh + 16);
         __m256i isum = _mm256_setzero_si256();
-        const uint8_t* qh = nullptr;
-        if constexpr (kFifthBit) qh = wb.qh;
+#pragma GCC unroll 4
         for (int j = 0; j < 4; ++j) {
-          __m256i lo, hi;
-          k4_levels<kFifthBit>(wb.qs, qh, j, &lo, &hi);
-          const __m256i p_lo = _mm256_maddubs_epi16(lo, load256(xb.qs + 64 * j));
-          const __m256i p_hi = _mm256_maddubs_epi16(hi, load256(xb.qs + 64 * j + 32));
-          isum =
-              _mm256_add_epi32(isum, _mm256_madd_epi16(p_lo, _mm256_shuffle_epi8(sc, ctl[2 * j])));
+          __m256i lo0, hi0, lo1, hi1;
+          levels(wa, wb, qh, j, 0, &lo0, &hi0);
+          levels(wa, wb, qh, j, 1, &lo1, &hi1);
+          auto act = [&](int off) {  // 16 activations in both lanes
+            return _mm256_broadcastsi128_si256(
+                _mm_loadu_si128(reinterpret_cast<const __m128i*>(xb.qs + 64 * j + off)));
+          };
+          const __m256i p_lo = _mm256_add_epi16(_mm256_maddubs_epi16(lo0, act(0)),
+                                                _mm256_maddubs_epi16(lo1, act(16)));
+          const __m256i p_hi = _mm256_add_epi16(_mm256_maddubs_epi16(hi0, act(32)),
+                                                _mm256_maddubs_epi16(hi1, act(48)));
           isum = _mm256_add_epi32(isum,
-                                  _mm256_madd_epi16(p_hi, _mm256_shuffle_epi8(sc, ctl[2 * j + 1])));
+                                  _mm256_madd_epi16(p_lo, _mm256_shuffle_epi8(sc_m, ctl[2 * j])));
+          isum = _mm256_add_epi32(
+              isum, _mm256_madd_epi16(p_hi, _mm256_shuffle_epi8(sc_m, ctl[2 * j + 1])));
         }
-        isums[r] = isum;
-        // sum_i m_i * (activation sum of sub-block i)
-        min_sums[r] = _mm_madd_epi16(
-            _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<long long>(m8))), sub_sums);
+        isums[p] = isum;
+        // sum_i m_i * (activation sum of sub-block i), per lane
+        min_sums[p] =
+            _mm256_madd_epi16(_mm256_unpackhi_epi8(sc_m, _mm256_setzero_si256()), sub_sums);
       }
-      // Twin: sum += x.d * d * isum - x.d * dmin * min_sum, one lane per row.
-      const uint8_t* first = reinterpret_cast<const uint8_t*>(&block_at<Block>(w, w_stride, 0, b));
-      const __m128 xd = _mm_set1_ps(xb.d);
-      const __m128 p =
-          _mm_mul_ps(_mm_mul_ps(xd, f16_lanes<R>(first + offsetof(Block, d), w_stride)),
-                     _mm_cvtepi32_ps(row_sums<R>(isums)));
-      const __m128 q =
-          _mm_mul_ps(_mm_mul_ps(xd, f16_lanes<R>(first + offsetof(Block, dmin), w_stride)),
-                     _mm_cvtepi32_ps(row_sums<R>(min_sums)));
-      acc = _mm_add_ps(acc, _mm_sub_ps(p, q));
+      // Lane sums: u = rows 0, 2 (isum), 0, 2 (min) | rows 1, 3, 1, 3 of partial sums, then
+      // reordered to rows 0-3 of isum | rows 0-3 of min_sum.
+      const __m256i i02 = _mm256_add_epi32(_mm256_unpacklo_epi32(isums[0], isums[1]),
+                                           _mm256_unpackhi_epi32(isums[0], isums[1]));
+      const __m256i m02 = _mm256_add_epi32(_mm256_unpacklo_epi32(min_sums[0], min_sums[1]),
+                                           _mm256_unpackhi_epi32(min_sums[0], min_sums[1]));
+      const __m256i u =
+          _mm256_add_epi32(_mm256_unpacklo_epi64(i02, m02), _mm256_unpackhi_epi64(i02, m02));
+      const __m256i sums =
+          _mm256_permutevar8x32_epi32(u, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+      // Twin: sum += x.d * d * isum - x.d * dmin * min_sum. Row r's p in lane r, its q in
+      // lane 4 + r.
+      static_assert(offsetof(Block, dmin) == offsetof(Block, d) + 2);
+      const __m256 dd = f16_pair_lanes<R>(
+          reinterpret_cast<const uint8_t*>(&block_at<Block>(w, w_stride, 0, b)), w_stride);
+      const __m256 pq =
+          _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(xb.d), dd), _mm256_cvtepi32_ps(sums));
+      acc = _mm_add_ps(acc, _mm_sub_ps(_mm256_castps256_ps128(pq), _mm256_extractf128_ps(pq, 1)));
     }
     store_rows<R>(acc, out);
   }
@@ -199,12 +266,14 @@ struct Q6_KKernel {
         // -32 * sum_i sc_i * bsums_i, folded into the integer sum.
         __m256i isum = _mm256_sub_epi32(_mm256_setzero_si256(),
                                         _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsums), 5));
+#pragma GCC unroll 2
         for (int h = 0; h < 2; ++h) {
           // Scales 8h..8h+7 as words in both lanes.
           const __m256i sc = h == 0 ? _mm256_permute2x128_si256(sc16, sc16, 0x00)
                                     : _mm256_permute2x128_si256(sc16, sc16, 0x11);
           __m256i q[4];
           q6_k_levels(wb.ql, wb.qh, h, q);
+#pragma GCC unroll 4
           for (int k = 0; k < 4; ++k) {
             const __m256i p = _mm256_maddubs_epi16(q[k], load256(xb.qs + 128 * h + 32 * k));
             isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, _mm256_shuffle_epi8(sc, ctl[k])));

@@ -30,13 +30,17 @@ inline __m128i row_sums(const __m256i* v) {
 // Exact integer sums of R <= 4 4-lane registers, one per lane.
 template <int R>
 inline __m128i row_sums(const __m128i* v) {
-  __m128i padded[4] = {};
-  for (int r = 0; r < R; ++r) padded[r] = v[r];
-  const __m128i ab = _mm_add_epi32(_mm_unpacklo_epi32(padded[0], padded[1]),
-                                   _mm_unpackhi_epi32(padded[0], padded[1]));
-  const __m128i cd = _mm_add_epi32(_mm_unpacklo_epi32(padded[2], padded[3]),
-                                   _mm_unpackhi_epi32(padded[2], padded[3]));
-  return _mm_add_epi32(_mm_unpacklo_epi64(ab, cd), _mm_unpackhi_epi64(ab, cd));
+  if constexpr (R == 4) {
+    const __m128i ab =
+        _mm_add_epi32(_mm_unpacklo_epi32(v[0], v[1]), _mm_unpackhi_epi32(v[0], v[1]));
+    const __m128i cd =
+        _mm_add_epi32(_mm_unpacklo_epi32(v[2], v[3]), _mm_unpackhi_epi32(v[2], v[3]));
+    return _mm_add_epi32(_mm_unpacklo_epi64(ab, cd), _mm_unpackhi_epi64(ab, cd));
+  } else {
+    __m128i padded[4] = {};
+    for (int r = 0; r < R; ++r) padded[r] = v[r];
+    return row_sums<4>(padded);
+  }
 }
 
 }  // namespace
