@@ -12,7 +12,7 @@
 #include "kernels/matvec_driver.h"
 #include "kernels/x86_avx2/common.h"
 #include "kernels/x86_avx2/kernels_avx2.h"
-#include "kernels/x86_avx2/row_sums.h"
+#include "kernels/x86_avx2/rows_in_lanes.h"
 #include "tensor/blocks.h"
 
 namespace pocket::kernels::avx2 {
@@ -25,23 +25,6 @@ const Block& block_at(const uint8_t* w, size_t w_stride, int r, int64_t b) {
 
 inline __m256i load256(const void* p) {
   return _mm256_loadu_si256(static_cast<const __m256i*>(p));
-}
-
-// R f16 values, `stride` bytes apart, as floats in the first R lanes: inserted word by word
-// (half the instructions of gathering them with scalar shifts and ors, and these kernels are
-// instruction-bound when the core's other hardware thread is busy), then one conversion.
-inline int load_u16(const uint8_t* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-template <int R>
-inline __m128 f16_lanes(const uint8_t* p, size_t stride) {
-  __m128i v = _mm_cvtsi32_si128(load_u16(p));
-  if constexpr (R > 1) v = _mm_insert_epi16(v, load_u16(p + stride), 1);
-  if constexpr (R > 2) v = _mm_insert_epi16(v, load_u16(p + 2 * stride), 2);
-  if constexpr (R > 3) v = _mm_insert_epi16(v, load_u16(p + 3 * stride), 3);
-  return _mm_cvtph_ps(v);
 }
 
 // The two adjacent f16 values at p of R rows `stride` bytes apart (d and dmin of a K block),
@@ -63,13 +46,6 @@ inline __m256 f16_pair_lanes(const uint8_t* p, size_t stride) {
 inline __m256i word_broadcast_control(int lo, int hi) {
   auto lane = [](int w) { return _mm_set1_epi16(static_cast<short>((2 * w + 1) << 8 | (2 * w))); };
   return _mm256_set_m128i(lane(hi), lane(lo));
-}
-
-template <int R>
-inline void store_rows(__m128 acc, float* out) {
-  alignas(16) float lanes[4];
-  _mm_store_ps(lanes, acc);
-  for (int r = 0; r < R; ++r) out[r] = lanes[r];
 }
 
 struct Q8_0Kernel {

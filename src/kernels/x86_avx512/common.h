@@ -13,12 +13,6 @@ inline float f16_scalar(uint16_t h) {
   return _cvtsh_ss(h);
 }
 
-inline uint16_t load_u16(const void* p) {
-  uint16_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
 inline uint32_t load_u32(const void* p) {
   uint32_t v;
   std::memcpy(&v, p, sizeof v);

@@ -10,7 +10,7 @@
 #include <type_traits>
 
 #include "kernels/matvec_driver.h"
-#include "kernels/x86_avx2/row_sums.h"
+#include "kernels/x86_avx2/rows_in_lanes.h"
 #include "kernels/x86_avx512/common.h"
 #include "kernels/x86_avx512/kernels_avx512.h"
 #include "tensor/blocks.h"
@@ -23,8 +23,11 @@ const Block* row_blocks(const uint8_t* w, size_t w_stride, int r) {
   return reinterpret_cast<const Block*>(w + static_cast<size_t>(r) * w_stride);
 }
 
-// The 256- and 128-bit reductions (x86_avx2/row_sums.h), beside the 512-bit one below.
+// The 256- and 128-bit reductions, the f16 scale gather and the row store
+// (x86_avx2/rows_in_lanes.h); the 512-bit reduction below.
+using avx2::f16_lanes;
 using avx2::row_sums;
+using avx2::store_rows;
 
 template <int R>
 inline __m128i row_sums(const __m512i* v) {
@@ -33,25 +36,6 @@ inline __m128i row_sums(const __m512i* v) {
     h[r] = _mm256_add_epi32(_mm512_castsi512_si256(v[r]), _mm512_extracti64x4_epi64(v[r], 1));
   }
   return row_sums<R>(h);
-}
-
-// R f16 values, `stride` bytes apart, as floats in the first R lanes (register inserts: a
-// store to memory and a wider load back would stall on store forwarding).
-template <int R>
-inline __m128 f16_lanes(const uint8_t* p, size_t stride) {
-  __m128i h = _mm_cvtsi32_si128(load_u16(p));
-  if constexpr (R > 1) h = _mm_insert_epi16(h, load_u16(p + stride), 1);
-  if constexpr (R > 2) h = _mm_insert_epi16(h, load_u16(p + 2 * stride), 2);
-  if constexpr (R > 3) h = _mm_insert_epi16(h, load_u16(p + 3 * stride), 3);
-  return _mm_cvtph_ps(h);
-}
-
-// Lane r of acc is row r's running sum.
-template <int R>
-inline void store_rows(__m128 acc, float* out) {
-  alignas(16) float lanes[4];
-  _mm_store_ps(lanes, acc);
-  for (int r = 0; r < R; ++r) out[r] = lanes[r];
 }
 
 // Legacy 32-element blocks (Q8_0, Q4_0 against Q8_0 activations), two blocks per step: one
