@@ -3,6 +3,8 @@
 // memory-bandwidth bound for generation: weight bytes read per token divided by a read
 // bandwidth measured here by streaming the mapped model file with the same thread count
 // (after every generation repetition, so that each is judged against the machine's state).
+// With -d N (llama-bench's --n-depth) both tests run after N tokens already in the context,
+// and the bound counts the KV cache rows each generated token reads besides the weights.
 // Not a quality test: the tokens are arbitrary ids and the logits are ignored.
 #include <algorithm>
 #include <cmath>
@@ -25,6 +27,7 @@ struct BenchArgs {
   std::string model;
   int64_t n_prompt = 512;
   int64_t n_gen = 128;
+  int64_t depth = 0;
   int reps = 3;
   int threads = 0;
   int64_t batch = 512;
@@ -97,11 +100,13 @@ std::vector<int32_t> bench_tokens(int64_t n, int64_t n_vocab) {
 }
 
 void run(const BenchArgs& a) {
-  if (a.n_prompt < 0 || a.n_gen < 0 || a.reps < 1) fail("bench: -p and -n must be >= 0, -r >= 1");
+  if (a.n_prompt < 0 || a.n_gen < 0 || a.depth < 0 || a.reps < 1) {
+    fail("bench: -p, -n and -d must be >= 0, -r >= 1");
+  }
   EngineOptions options;
   options.model_path = a.model;
   options.n_threads = a.threads;
-  options.n_ctx = std::max<int64_t>(a.n_prompt + a.n_gen, 16);
+  options.n_ctx = std::max<int64_t>(a.depth + std::max(a.n_prompt, a.n_gen), 16);
   options.n_batch = a.batch;
   options.cache_type = KvCache::parse_type(a.cache_type);
   options.flash_attn = a.flash_attn;
@@ -118,6 +123,7 @@ void run(const BenchArgs& a) {
   };
   const std::vector<int32_t> prompt = bench_tokens(std::max<int64_t>(a.n_prompt, 1), n_vocab);
   const std::vector<int32_t> gen = bench_tokens(std::max<int64_t>(a.n_gen, 1), n_vocab);
+  const std::vector<int32_t> context = bench_tokens(a.depth, n_vocab);
 
   // Warm-up (pages in, caches, thread pool), as llama-bench does.
   const int64_t n_warm =
@@ -126,20 +132,31 @@ void run(const BenchArgs& a) {
   engine->truncate_sequence(seq, 0);
   decode(std::span(gen).first(1));
   engine->truncate_sequence(seq, 0);
+  // The context of -d, once (untimed): each repetition cuts the sequence back to it.
+  for (size_t i = 0; i < context.size(); i += static_cast<size_t>(a.batch)) {
+    decode(
+        std::span(context).subspan(i, std::min(context.size() - i, static_cast<size_t>(a.batch))));
+  }
 
   std::vector<double> pp_rates, tg_rates;
   for (int r = 0; r < a.reps && a.n_prompt > 0; ++r) {
-    engine->truncate_sequence(seq, 0);
+    engine->truncate_sequence(seq, a.depth);
     const double t0 = now_seconds();
     decode(prompt);
     pp_rates.push_back(static_cast<double>(a.n_prompt) / (now_seconds() - t0));
   }
   // The bandwidth is measured right after each generation repetition, and each repetition is
   // compared with its own bound: on a shared machine both move together with the load.
-  const uint64_t per_token = bytes_per_token(file);
+  // Weights, and the cache rows of the tg test's average context (depth + (n_gen - 1) / 2).
+  const ModelConfig& c = engine->config();
+  const uint64_t kv_per_position =
+      2 * static_cast<uint64_t>(c.n_layers) * row_bytes(engine->cache_type(), c.kv_dim());
+  const uint64_t per_token =
+      bytes_per_token(file) +
+      kv_per_position * static_cast<uint64_t>(a.depth + std::max<int64_t>(a.n_gen - 1, 0) / 2);
   std::vector<double> bandwidths, shares;
   for (int r = 0; r < a.reps && a.n_gen > 0; ++r) {
-    engine->truncate_sequence(seq, 0);
+    engine->truncate_sequence(seq, a.depth);
     const double t0 = now_seconds();
     for (int64_t i = 0; i < a.n_gen; ++i) decode(std::span(gen).subspan(static_cast<size_t>(i), 1));
     tg_rates.push_back(static_cast<double>(a.n_gen) / (now_seconds() - t0));
@@ -161,16 +178,19 @@ void run(const BenchArgs& a) {
               file.path().c_str(), static_cast<double>(file.file_size()) / 1048576.0,
               engine->n_threads(), isa.c_str(), cache.c_str(),
               engine->flash_attn() ? " (flash attention)" : "", load_seconds);
-  std::printf("| test   |          t/s |\n|--------|-------------:|\n");
-  if (a.n_prompt > 0) {
-    std::printf("| pp%-4lld | %7.2f ± %5.2f |\n", static_cast<long long>(a.n_prompt), pp.mean,
-                pp.sd);
-  }
-  if (a.n_gen > 0) {
-    std::printf("| tg%-4lld | %7.2f ± %5.2f |\n", static_cast<long long>(a.n_gen), tg.mean, tg.sd);
-  }
+  const std::string at = a.depth > 0 ? " @ d" + std::to_string(a.depth) : "";
+  const std::string pp_test = "pp" + std::to_string(a.n_prompt) + at;
+  const std::string tg_test = "tg" + std::to_string(a.n_gen) + at;
+  const int width = static_cast<int>(std::max<size_t>({6, pp_test.size(), tg_test.size()}));
+  std::printf("| %-*s |             t/s |\n|-%s-|----------------:|\n", width, "test",
+              std::string(static_cast<size_t>(width), '-').c_str());
+  if (a.n_prompt > 0)
+    std::printf("| %-*s | %7.2f ± %5.2f |\n", width, pp_test.c_str(), pp.mean, pp.sd);
+  if (a.n_gen > 0)
+    std::printf("| %-*s | %7.2f ± %5.2f |\n", width, tg_test.c_str(), tg.mean, tg.sd);
   std::printf(
-      "read bandwidth %.2f GB/s (%d threads, median of %zu); %.2f MiB of weights per token; tg "
+      "read bandwidth %.2f GB/s (%d threads, median of %zu); %.2f MiB of weights (and KV cache) "
+      "per token; tg "
       "bound %.2f t/s; reached %.1f%% (median over repetitions, each against its own bound)\n",
       bandwidth / 1e9, engine->n_threads(), bandwidths.size(),
       static_cast<double>(per_token) / 1048576.0, bound, 100.0 * share);
@@ -184,6 +204,7 @@ void run(const BenchArgs& a) {
     j["flash_attn"] = engine->flash_attn();
     j["n_prompt"] = a.n_prompt;
     j["n_gen"] = a.n_gen;
+    j["n_depth"] = a.depth;
     j["reps"] = a.reps;
     j["pp_tokens_per_s"] = pp.mean;
     j["pp_sd"] = pp.sd;
@@ -214,6 +235,9 @@ void setup(CLI::App& app) {
   cmd->add_option("-p,--n-prompt", args->n_prompt, "Prompt tokens (pp test)")
       ->capture_default_str();
   cmd->add_option("-n,--n-gen", args->n_gen, "Generated tokens (tg test)")->capture_default_str();
+  cmd->add_option("-d,--n-depth", args->depth,
+                  "Tokens already in the context when each test starts (untimed)")
+      ->capture_default_str();
   cmd->add_option("-r,--repetitions", args->reps, "Repetitions of each test")
       ->capture_default_str();
   cmd->add_option("-t,--threads", args->threads, "Threads (default: all cores)");

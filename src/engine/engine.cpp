@@ -90,7 +90,7 @@ SeqId Engine::create_sequence() {
   if (available > 0 && need > available) {
     fail("cannot create a sequence: its KV cache needs ", mib(need), ", only ", mib(available), " available");
   }
-  auto kv = std::make_unique<KvCache>(c.n_layers, n_ctx_, c.kv_dim(), cache_type_);
+  auto kv = std::make_unique<KvCache>(c.n_layers, n_ctx_, c.n_kv_heads, c.head_dim, cache_type_);
   for (size_t i = 0; i < sequences_.size(); ++i) {
     if (!sequences_[i]) {
       sequences_[i] = std::move(kv);
@@ -190,7 +190,7 @@ std::vector<float> Engine::embed(std::span<const int32_t> tokens, Pooling poolin
   const auto n = static_cast<int64_t>(tokens.size());
   if (n == 0) fail("embed: no tokens");
   if (n > n_batch_) fail("embed: input of ", n, " tokens exceeds the batch size ", n_batch_);
-  KvCache kv(config().n_layers, std::max<int64_t>(n, 1), config().kv_dim());
+  KvCache kv(config().n_layers, std::max<int64_t>(n, 1), config().n_kv_heads, config().head_dim);
   std::vector<int64_t> rows(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) rows[static_cast<size_t>(i)] = i;
   Batch::Segment seg{&kv, 0, n};

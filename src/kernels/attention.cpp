@@ -84,9 +84,13 @@ void attention(const AttentionParams& p, const float* q, int64_t n_queries, cons
   const KernelTable& table = active_table();
   const bool q8 = p.kv_type == DType::Q8_0;
   const int64_t q_stride = static_cast<int64_t>(p.n_heads) * p.head_dim;
-  const int64_t kv_stride = static_cast<int64_t>(p.n_kv_heads) * p.head_dim;
-  const size_t kv_row_bytes = row_bytes(p.kv_type, kv_stride);
-  const size_t head_bytes = row_bytes(p.kv_type, p.head_dim);
+  const int64_t kv_dim = static_cast<int64_t>(p.n_kv_heads) * p.head_dim;
+  const size_t head_row_bytes = row_bytes(p.kv_type, p.head_dim);
+  // Bytes from one position's row of a KV head to the next, and from one head's first row to
+  // the next head's.
+  const size_t kv_row_bytes = p.kv_capacity > 0 ? head_row_bytes : row_bytes(p.kv_type, kv_dim);
+  const size_t kv_head_bytes =
+      p.kv_capacity > 0 ? static_cast<size_t>(p.kv_capacity) * head_row_bytes : head_row_bytes;
   const int group = p.n_heads / p.n_kv_heads;
   // Fewer KV heads than threads (decode of one sequence): split groups into single heads so
   // every thread gets work; otherwise a task takes a whole group, whose keys and values it
@@ -125,15 +129,15 @@ void attention(const AttentionParams& p, const float* q, int64_t n_queries, cons
     const int64_t pos = q_pos[i];
     const int64_t first = p.window > 0 ? std::max<int64_t>(0, pos - p.window + 1) : 0;
     const int64_t last = p.causal ? std::min<int64_t>(n_kv, pos + 1) : n_kv;
-    const auto* kb = static_cast<const uint8_t*>(k) + static_cast<size_t>(kvh) * head_bytes;
-    const auto* vb = static_cast<const uint8_t*>(v) + static_cast<size_t>(kvh) * head_bytes;
+    const auto* kb = static_cast<const uint8_t*>(k) + static_cast<size_t>(kvh) * kv_head_bytes;
+    const auto* vb = static_cast<const uint8_t*>(v) + static_cast<size_t>(kvh) * kv_head_bytes;
     return AttentionRow{q + i * q_stride + static_cast<int64_t>(h0) * p.head_dim,
                         p.head_dim,
                         heads_per_task,
                         p.head_dim,
                         reinterpret_cast<const uint16_t*>(kb),
                         reinterpret_cast<const uint16_t*>(vb),
-                        kv_stride,
+                        static_cast<int64_t>(kv_row_bytes / sizeof(uint16_t)),
                         first,
                         last,
                         p.scale,

@@ -90,11 +90,15 @@ struct AttentionParams {
   // F16 cache: the fused one-pass kernel (online softmax, f32 weights) instead of the two-pass
   // one that keeps the reference engine's rounding. Q8_0 is always fused.
   bool flash = false;
+  // Layout of k and v: 0, position-major ([n_kv][n_kv_heads][head_dim]); else head-major,
+  // [n_kv_heads][kv_capacity][head_dim] (each KV head's rows contiguous; kv_capacity >= n_kv,
+  // the cache's size), what KvCache keeps.
+  int64_t kv_capacity = 0;
 };
 
 // Attention of n_queries rows against n_kv cached keys/values of one sequence.
 // q: [n_queries][n_heads*head_dim] f32; q_pos[i]: position of query i (the key at cache
-// row j has position j); k, v: [n_kv] rows of n_kv_heads*head_dim values of params.kv_type;
+// row j has position j); k, v: values of params.kv_type laid out as params.kv_capacity says;
 // out like q.
 void attention(const AttentionParams& params, const float* q, int64_t n_queries,
                const int32_t* q_pos, const void* k, const void* v, int64_t n_kv, float* out,

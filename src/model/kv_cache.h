@@ -1,6 +1,11 @@
-// Per-sequence KV cache: for every layer, keys and values of each position, [n_ctx] rows of
-// kv_dim values, as f16 (the default) or q8_0 blocks (half the memory, --cache-type q8_0).
-// A sequence owns one; the engine decodes many together.
+// Per-sequence KV cache: for every layer, keys and values of each position as f16 (the
+// default) or q8_0 blocks (half the memory, --cache-type q8_0). A sequence owns one; the
+// engine decodes many together.
+// Head-major: a layer's keys are [n_kv_heads][n_ctx][head_dim], so the rows attention reads
+// for one KV head are one contiguous stream. Position-major rows ([n_ctx][n_kv_heads]
+// [head_dim]) put them a whole row of heads apart: at long contexts every one or two rows
+// fell on a new 4 KiB page, which the hardware prefetchers do not cross and the TLB did not
+// hold, and decode spent most of its time waiting for the cache.
 #pragma once
 
 #include <cstdint>
@@ -15,12 +20,17 @@ namespace pocket {
 
 class KvCache {
  public:
-  KvCache(int64_t n_layers, int64_t n_ctx, int64_t kv_dim, DType type = DType::F16)
-      : n_ctx_(n_ctx), type_(type), row_bytes_(pocket::row_bytes(type, kv_dim)), keys_(n_layers),
+  KvCache(int64_t n_layers, int64_t n_ctx, int64_t n_kv_heads, int64_t head_dim,
+          DType type = DType::F16)
+      : n_ctx_(n_ctx),
+        n_kv_heads_(n_kv_heads),
+        type_(type),
+        head_row_bytes_(pocket::row_bytes(type, head_dim)),
+        keys_(n_layers),
         values_(n_layers) {
     for (int64_t l = 0; l < n_layers; ++l) {
-      keys_[l].resize(static_cast<size_t>(n_ctx) * row_bytes_);
-      values_[l].resize(static_cast<size_t>(n_ctx) * row_bytes_);
+      keys_[l].resize(static_cast<size_t>(n_kv_heads * n_ctx) * head_row_bytes_);
+      values_[l].resize(static_cast<size_t>(n_kv_heads * n_ctx) * head_row_bytes_);
     }
   }
 
@@ -36,8 +46,9 @@ class KvCache {
 
   int64_t n_ctx() const { return n_ctx_; }
   DType type() const { return type_; }
-  size_t row_bytes() const { return row_bytes_; }  // one position of one layer's K (or V)
-  int64_t size() const { return size_; }  // positions filled
+  int64_t n_kv_heads() const { return n_kv_heads_; }
+  size_t head_row_bytes() const { return head_row_bytes_; }  // one position of one head's K
+  int64_t size() const { return size_; }                     // positions filled
   // Drops positions >= n (keeps a shared prefix for reuse).
   void truncate(int64_t n) {
     if (n < 0 || n > size_) fail("cannot truncate KV cache of ", size_, " positions to ", n);
@@ -45,16 +56,19 @@ class KvCache {
   }
   void advance(int64_t n) { size_ += n; }
 
-  uint8_t* keys(int64_t layer, int64_t pos) { return keys_[layer].data() + pos * row_bytes_; }
-  uint8_t* values(int64_t layer, int64_t pos) { return values_[layer].data() + pos * row_bytes_; }
+  // A layer's keys (values): head h's row of position p at h * n_ctx() + p rows of
+  // head_row_bytes().
+  uint8_t* keys(int64_t layer) { return keys_[layer].data(); }
+  uint8_t* values(int64_t layer) { return values_[layer].data(); }
 
  private:
   int64_t n_ctx_;
+  int64_t n_kv_heads_;
   DType type_;
-  size_t row_bytes_;
+  size_t head_row_bytes_;
   int64_t size_ = 0;
-  std::vector<AlignedBuffer<uint8_t>> keys_;    // [n_layers][n_ctx * row_bytes]
-  std::vector<AlignedBuffer<uint8_t>> values_;  // [n_layers][n_ctx * row_bytes]
+  std::vector<AlignedBuffer<uint8_t>> keys_;    // [n_layers][n_kv_heads][n_ctx] head rows
+  std::vector<AlignedBuffer<uint8_t>> values_;  // [n_layers][n_kv_heads][n_ctx] head rows
 };
 
 }  // namespace pocket

@@ -172,5 +172,32 @@ TEST(Cli, BenchJsonReportsSpeedsAndTheBandwidthBound) {
   }
 }
 
+// `pocket bench -d N` runs both tests after N tokens of context (llama-bench's --n-depth), and
+// its bound counts the cache rows a generated token reads: bytes per token grow by the same
+// amount for every further N tokens.
+TEST(Cli, BenchDepthRunsAfterAContextAndCountsItsCacheRows) {
+  const std::string path = test::model_path("stories260K.gguf");
+  double per_token[3] = {};
+  for (int i = 0; i < 3; ++i) {
+    const int depth = 40 * i;
+    auto r = test::run_command(pocket() + " bench -m " + path + " -p 8 -n 8 -r 1 -t 2 -d " +
+                               std::to_string(depth) + " --json");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    if (depth > 0) {
+      EXPECT_NE(r.out.find("tg8 @ d" + std::to_string(depth)), std::string::npos) << r.out;
+    }
+    const nlohmann::json j = nlohmann::json::parse(r.out.substr(r.out.rfind('{')));
+    EXPECT_EQ(j["n_depth"].get<int>(), depth);
+    EXPECT_GT(j["pp_tokens_per_s"].get<double>(), 0);
+    EXPECT_GT(j["tg_tokens_per_s"].get<double>(), 0);
+    per_token[i] = j["bytes_per_token"].get<double>();
+  }
+  EXPECT_GT(per_token[1], per_token[0]);
+  EXPECT_EQ(per_token[2] - per_token[1], per_token[1] - per_token[0]);
+  auto bad = test::run_command(pocket() + " bench -m " + path + " -d -1");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("-d"), std::string::npos) << bad.err;
+}
+
 }  // namespace
 }  // namespace pocket

@@ -90,7 +90,7 @@ TEST(ModelLoad, BitFlippedFilesLoadAndRunOrRaise) {
         ++rejected;  // loaded, but too large a shape to run here; loading itself was the test
         continue;
       }
-      KvCache cache(c.n_layers, 8, c.kv_dim());
+      KvCache cache(c.n_layers, 8, c.n_kv_heads, c.head_dim);
       ForwardScratch scratch(c, 4);
       const int32_t tokens[] = {1, 2, 3};
       Batch::Segment seg{&cache, 0, 3};

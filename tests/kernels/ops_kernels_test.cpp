@@ -278,5 +278,67 @@ TEST(AttentionDriver, PrefillBlocksEqualSingleQueries) {
   }
 }
 
+// KvCache's head-major layout (kv_capacity > 0: each KV head's rows contiguous, the cache's
+// capacity apart) gives what the position-major layout gives, bit for bit, for every cache
+// type and kernel: decode (one query) and prefill rows, f16 two-pass and fused, q8_0. Rows
+// past n_kv hold garbage that must not be read.
+TEST(AttentionDriver, HeadMajorLayoutEqualsPositionMajor) {
+  ThreadPool pool(2);
+  kernels::Workspace ws;
+  struct Case {
+    DType type;
+    bool flash;
+  };
+  for (const Case c : {Case{DType::F16, false}, Case{DType::F16, true}, Case{DType::Q8_0, false}}) {
+    for (const int64_t n_queries : {int64_t{1}, int64_t{19}}) {
+      kernels::AttentionParams p;
+      p.n_heads = 6;
+      p.n_kv_heads = 2;
+      p.head_dim = 64;
+      p.scale = 0.125f;
+      p.kv_type = c.type;
+      p.flash = c.flash;
+      const int64_t n_kv = 45, capacity = n_kv + 7;
+      const int64_t kv_dim = int64_t{p.n_kv_heads} * p.head_dim,
+                    q_dim = int64_t{p.n_heads} * p.head_dim;
+      const size_t row = row_bytes(c.type, kv_dim), head_row = row_bytes(c.type, p.head_dim);
+      ASSERT_EQ(row, head_row * static_cast<size_t>(p.n_kv_heads));
+      const auto kf = gaussian(n_kv * kv_dim, 31);
+      const auto vf = gaussian(n_kv * kv_dim, 32);
+      const auto q = gaussian(n_queries * q_dim, 33, 2.0f);
+      std::vector<uint8_t> k(row * static_cast<size_t>(n_kv)), v(k.size());
+      for (int64_t j = 0; j < n_kv; ++j) {
+        kernels::store_kv_row(kf.data() + j * kv_dim, c.type, k.data() + row * j, kv_dim);
+        kernels::store_kv_row(vf.data() + j * kv_dim, c.type, v.data() + row * j, kv_dim);
+      }
+      const size_t head_bytes = head_row * static_cast<size_t>(capacity);
+      std::vector<uint8_t> kh(head_bytes * static_cast<size_t>(p.n_kv_heads), 0x7b), vh(kh);
+      for (int64_t j = 0; j < n_kv; ++j) {
+        for (int64_t h = 0; h < p.n_kv_heads; ++h) {
+          const size_t from = row * j + head_row * h, to = head_bytes * h + head_row * j;
+          std::copy_n(k.data() + from, head_row, kh.data() + to);
+          std::copy_n(v.data() + from, head_row, vh.data() + to);
+        }
+      }
+      std::vector<int32_t> pos(static_cast<size_t>(n_queries));
+      for (int64_t i = 0; i < n_queries; ++i) {
+        pos[static_cast<size_t>(i)] = static_cast<int32_t>(n_kv - n_queries + i);
+      }
+      std::vector<float> by_position(q.size()), by_head(q.size());
+      kernels::attention(p, q.data(), n_queries, pos.data(), k.data(), v.data(), n_kv,
+                         by_position.data(), pool, ws);
+      p.kv_capacity = capacity;
+      kernels::attention(p, q.data(), n_queries, pos.data(), kh.data(), vh.data(), n_kv,
+                         by_head.data(), pool, ws);
+      for (size_t e = 0; e < q.size(); ++e) {
+        ASSERT_TRUE(std::isfinite(by_head[e]));
+        ASSERT_EQ(by_position[e], by_head[e])
+            << dtype_name(c.type) << (c.flash ? " flash" : "") << " queries " << n_queries
+            << " e=" << e;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace pocket::test

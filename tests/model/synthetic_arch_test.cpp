@@ -334,7 +334,7 @@ struct Synthetic {
                                       bool embeddings, int threads) const {
     const ModelConfig& c = model->config();
     const auto n = static_cast<int64_t>(tokens.size());
-    KvCache cache(c.n_layers, n, c.kv_dim());
+    KvCache cache(c.n_layers, n, c.n_kv_heads, c.head_dim);
     ForwardScratch scratch(c, n);
     ThreadPool pool(threads);
     const int64_t width = embeddings ? c.d_model : c.n_vocab;

@@ -230,16 +230,29 @@ void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* 
 
 namespace {
 
-// Weighted sums of the value rows [first, last) for NR heads (weights w[r], out[r]), the
-// columns [c0, c0 + 8 * NV): each head's accumulators in registers, each value converted
-// once for all heads.
+// Rows [j0, j1) of one head's keys or values (head_dim f16 each, stride apart) requested
+// into the cache: in decode they were evicted by the weights streamed since the last token.
+void prefetch_rows(const uint16_t* rows, int64_t stride, int head_dim, int64_t j0, int64_t j1) {
+  const int64_t bytes = int64_t{head_dim} * 2;
+  for (int64_t j = j0; j < j1; ++j) {
+    const auto* row = reinterpret_cast<const char*>(rows + j * stride);
+    for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(row + off, 0, 3);
+  }
+}
+
+// Weighted sums of the value rows [j0, j1) for NR heads (weights w[r], out[r]), the columns
+// [c0, c0 + 8 * NV), added to out (set if j0 is the first row): each head's accumulators in
+// registers, each value converted once for all heads.
 template <int NR, int NV>
-void weighted_values(const AttentionRowArgs& a, const float* const* w, int c0, float* const* out) {
+void weighted_values(const AttentionRowArgs& a, int64_t j0, int64_t j1, const float* const* w,
+                     int c0, float* const* out) {
   __m256 acc[NR][NV];
   for (int r = 0; r < NR; ++r) {
-    for (int i = 0; i < NV; ++i) acc[r][i] = _mm256_setzero_ps();
+    for (int i = 0; i < NV; ++i) {
+      acc[r][i] = j0 == a.first ? _mm256_setzero_ps() : _mm256_loadu_ps(out[r] + c0 + 8 * i);
+    }
   }
-  for (int64_t j = a.first; j < a.last; ++j) {
+  for (int64_t j = j0; j < j1; ++j) {
     const uint16_t* vj = a.v + j * a.kv_stride + c0;
     __m256 v[NV];
     for (int i = 0; i < NV; ++i) v[i] = load_f16x8(vj + 8 * i);
@@ -287,37 +300,26 @@ void round_queries(const float* q, int64_t head_stride, int n_rows, int head_dim
   }
 }
 
-// The cache rows (keys and values of this head) of positions [j0, j1) requested into the
-// cache: in decode they were evicted by the weights streamed since the last token.
-void prefetch_kv(const AttentionRow& a, int64_t j0, int64_t j1) {
-  const int64_t bytes = int64_t{a.head_dim} * 2;
-  for (int64_t j = j0; j < j1; ++j) {
-    const auto* k = reinterpret_cast<const char*>(a.k + j * a.kv_stride);
-    const auto* v = reinterpret_cast<const char*>(a.v + j * a.kv_stride);
-    for (int64_t off = 0; off < bytes; off += 64) {
-      __builtin_prefetch(k + off, 0, 3);
-      __builtin_prefetch(v + off, 0, 3);
-    }
-  }
-}
-
 // Keys converted together: kKeyBlocks blocks of eight.
 constexpr int kKeyBlocks = kScoreKeys / 8;
 static_assert(kKeyBlocks == 4);
 
-// Cache rows requested from memory ahead of those being converted: the next block.
+// Cache rows requested ahead of those being read: the next block of keys (of values).
 constexpr int64_t kKvPrefetchRows = kScoreKeys;
+static_assert(kValueTile == kKvPrefetchRows);
 
 // Keys j0 .. j0 + n - 1 (n <= kScoreKeys) in f32, transposed by blocks of eight:
 // keys_t[(b * head_dim + d) * 8 + t] is dimension d of key j0 + 8b + t. Past n, the last real key
-// repeated. Requests the keys and values kKvPrefetchRows further on (the caller requests the
-// first ones).
+// repeated. Requests the keys kKvPrefetchRows further on, a block of eight at a time (the
+// caller requests the first ones). Values are requested by the value pass: at long contexts
+// the scores of all keys come between, and would evict values requested here.
 void convert_keys(const AttentionRow& a, int64_t j0, int n, int64_t end, float* keys_t) {
-  prefetch_kv(a, std::min(end, j0 + kKvPrefetchRows), std::min(end, j0 + 2 * kKvPrefetchRows));
   for (int b = 0; 8 * b < n; ++b) {
+    const int64_t ahead = std::min(end, j0 + kKvPrefetchRows + 8 * b);
     const uint16_t* key[8];
     for (int t = 0; t < 8; ++t) key[t] = a.k + (j0 + std::min(8 * b + t, n - 1)) * a.kv_stride;
     float* block = keys_t + int64_t{b} * a.head_dim * 8;
+    prefetch_rows(a.k, a.kv_stride, a.head_dim, ahead, std::min(end, ahead + 8));
     for (int d = 0; d < a.head_dim; d += 8) {
       __m256 rows[8], dims[8];
       for (int t = 0; t < 8; ++t) rows[t] = load_f16x8(key[t] + d);
@@ -497,7 +499,7 @@ void attention_row(const AttentionRowArgs& a) {
   __m256 vmax[kMaxHeadsInRegisters];
   const int n_vmax = std::min(a.n_heads, kMaxHeadsInRegisters);
   for (int h = 0; h < n_vmax; ++h) vmax[h] = _mm256_set1_ps(-INFINITY);
-  prefetch_kv(a, a.first, std::min(a.last, a.first + kKvPrefetchRows));
+  prefetch_rows(a.k, a.kv_stride, hd, a.first, std::min(a.last, a.first + kKvPrefetchRows));
   for (int64_t j0 = a.first; j0 < a.last; j0 += kScoreKeys) {
     const int n = static_cast<int>(std::min<int64_t>(kScoreKeys, a.last - j0));
     convert_keys(a, j0, n, a.last, keys_t);
@@ -510,28 +512,38 @@ void attention_row(const AttentionRowArgs& a) {
           if (h < n_vmax) vmax[h] = _mm256_max_ps(vmax[h], sc);
         });
   }
+  prefetch_rows(a.v, a.kv_stride, hd, a.first, std::min(a.last, a.first + kValueTile));
   for (int h = 0; h < a.n_heads; ++h) {
     float* scores = a.scores + h * a.n_kv;
     const float max = h < n_vmax ? hmax(vmax[h]) : max_of(scores, a.first, a.last);
     softmax_weights(scores, a.first, a.last, max);
   }
-  // The values: up to kValueHeads heads at a time, in column chunks that keep eight
-  // accumulators (or more) in registers.
-  for (int h = 0; h < a.n_heads; h += kValueHeads) {
-    with_count<kValueHeads>(a.n_heads - h, [&](auto heads) {
-      constexpr int R = decltype(heads)::value;
-      constexpr int kVecs = R == 1 ? 8 : R == 2 ? 4 : 2;
-      const float* w[R];
-      float* o[R];
-      for (int i = 0; i < R; ++i) {
-        w[i] = a.scores + (h + i) * a.n_kv;
-        o[i] = a.out + (h + i) * a.head_stride;
-      }
-      for (int c0 = 0; c0 < hd; c0 += 8 * kVecs) {
-        with_count<kVecs>((hd - c0) / 8,
-                          [&](auto n_vecs) { weighted_values<R, n_vecs>(a, w, c0, o); });
-      }
-    });
+  if (a.first >= a.last) {  // no keys: zeros, as the twin
+    for (int h = 0; h < a.n_heads; ++h) std::fill_n(a.out + h * a.head_stride, hd, 0.0f);
+  }
+  // The values, a tile of kValueTile rows at a time (read from memory once, then from L1 by
+  // every column chunk; the next tile requested meanwhile): up to kValueHeads heads at a time,
+  // in column chunks that keep eight accumulators (or more) in registers, the sums in out
+  // between tiles.
+  for (int64_t j0 = a.first; j0 < a.last; j0 += kValueTile) {
+    const int64_t j1 = std::min<int64_t>(a.last, j0 + kValueTile);
+    prefetch_rows(a.v, a.kv_stride, hd, j1, std::min<int64_t>(a.last, j1 + kValueTile));
+    for (int h = 0; h < a.n_heads; h += kValueHeads) {
+      with_count<kValueHeads>(a.n_heads - h, [&](auto heads) {
+        constexpr int R = decltype(heads)::value;
+        constexpr int kVecs = R == 1 ? 8 : R == 2 ? 4 : 2;
+        const float* w[R];
+        float* o[R];
+        for (int i = 0; i < R; ++i) {
+          w[i] = a.scores + (h + i) * a.n_kv;
+          o[i] = a.out + (h + i) * a.head_stride;
+        }
+        for (int c0 = 0; c0 < hd; c0 += 8 * kVecs) {
+          with_count<kVecs>((hd - c0) / 8,
+                            [&](auto n_vecs) { weighted_values<R, n_vecs>(a, j0, j1, w, c0, o); });
+        }
+      });
+    }
   }
 }
 
@@ -562,7 +574,7 @@ void attention_rows(const AttentionRowsArgs& a) {
   }
   const __m256 scale = _mm256_set1_ps(a.scale);
   const int64_t end = a.last + a.n_queries - 1;  // the last query's keys
-  prefetch_kv(a, a.first, std::min(end, a.first + kKvPrefetchRows));
+  prefetch_rows(a.k, a.kv_stride, hd, a.first, std::min(end, a.first + kKvPrefetchRows));
   for (int64_t j0 = a.first; j0 < end; j0 += kScoreKeys) {
     convert_keys(a, j0, static_cast<int>(std::min<int64_t>(kScoreKeys, end - j0)), end, keys_t);
     score_rows(
@@ -581,8 +593,10 @@ void attention_rows(const AttentionRowsArgs& a) {
     softmax_weights(scores, a.first, last, max_of(scores, a.first, last));
   }
   std::fill_n(acc, int64_t{n_rows} * hd, 0.0f);
+  prefetch_rows(a.v, a.kv_stride, hd, a.first, std::min(end, a.first + kValueTile));
   for (int64_t t0 = a.first; t0 < end; t0 += kValueTile) {
     const int64_t t1 = std::min<int64_t>(end, t0 + kValueTile);
+    prefetch_rows(a.v, a.kv_stride, hd, t1, std::min<int64_t>(end, t1 + kValueTile));
     for (int64_t t = t0; t < t1; ++t) {
       const uint16_t* vt = a.v + t * a.kv_stride;
       for (int d = 0; d < hd; d += 8)
