@@ -38,41 +38,87 @@ struct Q8Row {
   size_t row_bytes;
   int64_t first, last;
   float scale, softcap;
-  uint8_t* q8;  // scratch: one head of q as q8_0 blocks
-  float* acc;   // scratch: head_dim floats
+  float* scratch;  // q8_scratch_floats(n_heads, head_dim)
   float* out;
 };
 
+// Keys whose scores attention_row_q8_0 computes together.
+constexpr int64_t kQ8ScoreKeys = 32;
+
+// Scratch of attention_row_q8_0: per head, the running maximum and sum, head_dim accumulated
+// values, kQ8ScoreKeys scores and q as q8_0 blocks; one value row's levels as floats.
+int64_t q8_scratch_floats(int n_heads, int head_dim) {
+  const auto q8_floats = static_cast<int64_t>(row_bytes(DType::Q8_0, head_dim) + 3) / 4;
+  return int64_t{n_heads} * (2 + head_dim + kQ8ScoreKeys + q8_floats) + head_dim;
+}
+
+// Keys a block at a time: their scores for every head of the group by the table's q8_0
+// matvec (the cache rows as a matrix, the heads' q as its tokens; bit for bit the vec_dot),
+// then each head's running softmax and values over the block's keys in order. Each cache row
+// is read, and each value level converted to float, once for all the heads.
 void attention_row_q8_0(const KernelTable& table, const Q8Row& a) {
-  const VecDotFn dot = table.vec_dot[static_cast<size_t>(DType::Q8_0)];
   const QuantizeRowFn quantize = table.quantize_row[static_cast<size_t>(DType::Q8_0)];
+  const MatvecFn matvec = table.matvec[static_cast<size_t>(DType::Q8_0)];
+  const VecDotFn dot = table.vec_dot[static_cast<size_t>(DType::Q8_0)];
   const int n_blocks = a.head_dim / kQK;
+  const int64_t hd = a.head_dim;
+  float* max = a.scratch;                              // [n_heads]
+  float* sum = max + a.n_heads;                        // [n_heads]
+  float* acc = sum + a.n_heads;                        // [n_heads][head_dim]
+  float* scores = acc + a.n_heads * hd;                // [n_heads][kQ8ScoreKeys]
+  float* levels = scores + a.n_heads * kQ8ScoreKeys;   // [head_dim]
+  auto* q8 = reinterpret_cast<uint8_t*>(levels + hd);  // [n_heads] rows
+  const size_t q8_bytes = row_bytes(DType::Q8_0, a.head_dim);
   for (int h = 0; h < a.n_heads; ++h) {
-    quantize(a.q + h * a.head_stride, a.q8, a.head_dim);
-    float max = -INFINITY, sum = 0;
-    std::fill_n(a.acc, a.head_dim, 0.0f);
-    for (int64_t j = a.first; j < a.last; ++j) {
-      float s = dot(a.head_dim, a.k + static_cast<size_t>(j) * a.row_bytes, a.q8) * a.scale;
-      if (a.softcap > 0) s = a.softcap * std::tanh(s / a.softcap);
-      if (s > max) {  // rescale what was accumulated under the old maximum
-        const float c = std::exp(max - s);
-        sum *= c;
-        for (int d = 0; d < a.head_dim; ++d) a.acc[d] *= c;
-        max = s;
-      }
-      const float w = std::exp(s - max);
-      sum += w;
-      const auto* vb =
-          reinterpret_cast<const BlockQ8_0*>(a.v + static_cast<size_t>(j) * a.row_bytes);
-      for (int b = 0; b < n_blocks; ++b) {
-        const float wd = w * f16_to_f32(vb[b].d);
-        float* acc = a.acc + b * kQK;
-        for (int i = 0; i < kQK; ++i) acc[i] += wd * static_cast<float>(vb[b].qs[i]);
+    quantize(a.q + h * a.head_stride, q8 + h * q8_bytes, a.head_dim);
+    max[h] = -INFINITY;
+    sum[h] = 0;
+    std::fill_n(acc + h * hd, hd, 0.0f);
+  }
+  for (int64_t j0 = a.first; j0 < a.last; j0 += kQ8ScoreKeys) {
+    const int64_t n = std::min(kQ8ScoreKeys, a.last - j0);
+    const uint8_t* k0 = a.k + static_cast<size_t>(j0) * a.row_bytes;
+    if (matvec != nullptr) {
+      matvec(hd, k0, a.row_bytes, n, q8, q8_bytes, a.n_heads, scores, kQ8ScoreKeys);
+    } else {
+      for (int h = 0; h < a.n_heads; ++h) {
+        for (int64_t jj = 0; jj < n; ++jj) {
+          scores[h * kQ8ScoreKeys + jj] =
+              dot(a.head_dim, k0 + static_cast<size_t>(jj) * a.row_bytes, q8 + h * q8_bytes);
+        }
       }
     }
+    for (int64_t jj = 0; jj < n; ++jj) {
+      const auto* vb =
+          reinterpret_cast<const BlockQ8_0*>(a.v + static_cast<size_t>(j0 + jj) * a.row_bytes);
+      for (int b = 0; b < n_blocks; ++b) {
+        for (int i = 0; i < kQK; ++i) levels[b * kQK + i] = static_cast<float>(vb[b].qs[i]);
+      }
+      for (int h = 0; h < a.n_heads; ++h) {
+        float* ah = acc + h * hd;
+        float s = scores[h * kQ8ScoreKeys + jj] * a.scale;
+        if (a.softcap > 0) s = a.softcap * std::tanh(s / a.softcap);
+        if (s > max[h]) {  // rescale what was accumulated under the old maximum
+          const float c = std::exp(max[h] - s);
+          sum[h] *= c;
+          for (int d = 0; d < a.head_dim; ++d) ah[d] *= c;
+          max[h] = s;
+        }
+        const float w = std::exp(s - max[h]);
+        sum[h] += w;
+        for (int b = 0; b < n_blocks; ++b) {
+          const float wd = w * f16_to_f32(vb[b].d);
+          float* ab = ah + b * kQK;
+          const float* lb = levels + b * kQK;
+          for (int i = 0; i < kQK; ++i) ab[i] += wd * lb[i];
+        }
+      }
+    }
+  }
+  for (int h = 0; h < a.n_heads; ++h) {
     float* o = a.out + h * a.head_stride;
-    const float inv = sum > 0 ? 1.0f / sum : 0.0f;
-    for (int d = 0; d < a.head_dim; ++d) o[d] = a.acc[d] * inv;
+    const float inv = sum[h] > 0 ? 1.0f / sum[h] : 0.0f;
+    for (int d = 0; d < a.head_dim; ++d) o[d] = acc[h * hd + d] * inv;
   }
 }
 
@@ -113,7 +159,7 @@ void attention(const AttentionParams& p, const float* q, int64_t n_queries, cons
   // Per thread: the q8_0 path's q blocks and sums, the fused f16 kernel's tile state, or the
   // two-pass kernel's scores and scratch; rounded up to whole cache lines (no false sharing).
   const int64_t need =
-      q8        ? 2 * p.head_dim + 16
+      q8        ? q8_scratch_floats(heads_per_task, p.head_dim) + 16
       : flash   ? attention_flash_scratch(heads_per_task, p.head_dim)
       : several ? queries_per_task * heads_per_task * n_kv +
                       attention_rows_scratch(heads_per_task, static_cast<int>(queries_per_task),
@@ -158,7 +204,6 @@ void attention(const AttentionParams& p, const float* q, int64_t n_queries, cons
               row.last,
               p.scale,
               p.softcap,
-              reinterpret_cast<uint8_t*>(mine + p.head_dim),
               mine,
               row.out};
       attention_row_q8_0(table, a);
