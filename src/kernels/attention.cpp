@@ -10,8 +10,9 @@
 //    with an online softmax over tiles of keys, and its scratch does not grow with n_kv.
 //  - q8_0 cache: one fused pass with an online softmax (running maximum and sum, the
 //    accumulated values rescaled when the maximum grows), so nothing of size n_kv is kept.
-//    q is quantized to q8_0 per head and q.k is the table's integer q8_0 dot product; values
-//    are dequantized block by block into the f32 accumulator.
+//    q is quantized to q8_0 per head and q.k comes from the table's q8_0 matvec (its integer
+//    dot product), 32 keys for every head of the group at once; values are dequantized block
+//    by block into the f32 accumulators.
 #include <algorithm>
 #include <cmath>
 
