@@ -133,10 +133,7 @@ void run(const BenchArgs& a) {
   decode(std::span(gen).first(1));
   engine->truncate_sequence(seq, 0);
   // The context of -d, once (untimed): each repetition cuts the sequence back to it.
-  for (size_t i = 0; i < context.size(); i += static_cast<size_t>(a.batch)) {
-    decode(
-        std::span(context).subspan(i, std::min(context.size() - i, static_cast<size_t>(a.batch))));
-  }
+  if (!context.empty()) decode(context);
 
   std::vector<double> pp_rates, tg_rates;
   for (int r = 0; r < a.reps && a.n_prompt > 0; ++r) {

@@ -59,8 +59,6 @@ int64_t q8_scratch_floats(int n_heads, int head_dim) {
 // is read, and each value level converted to float, once for all the heads.
 void attention_row_q8_0(const KernelTable& table, const Q8Row& a) {
   const QuantizeRowFn quantize = table.quantize_row[static_cast<size_t>(DType::Q8_0)];
-  const MatvecFn matvec = table.matvec[static_cast<size_t>(DType::Q8_0)];
-  const VecDotFn dot = table.vec_dot[static_cast<size_t>(DType::Q8_0)];
   const int n_blocks = a.head_dim / kQK;
   const int64_t hd = a.head_dim;
   float* max = a.scratch;                              // [n_heads]
@@ -78,17 +76,8 @@ void attention_row_q8_0(const KernelTable& table, const Q8Row& a) {
   }
   for (int64_t j0 = a.first; j0 < a.last; j0 += kQ8ScoreKeys) {
     const int64_t n = std::min(kQ8ScoreKeys, a.last - j0);
-    const uint8_t* k0 = a.k + static_cast<size_t>(j0) * a.row_bytes;
-    if (matvec != nullptr) {
-      matvec(hd, k0, a.row_bytes, n, q8, q8_bytes, a.n_heads, scores, kQ8ScoreKeys);
-    } else {
-      for (int h = 0; h < a.n_heads; ++h) {
-        for (int64_t jj = 0; jj < n; ++jj) {
-          scores[h * kQ8ScoreKeys + jj] =
-              dot(a.head_dim, k0 + static_cast<size_t>(jj) * a.row_bytes, q8 + h * q8_bytes);
-        }
-      }
-    }
+    matvec_of(table, DType::Q8_0, hd, a.k + static_cast<size_t>(j0) * a.row_bytes, a.row_bytes, n,
+              q8, q8_bytes, a.n_heads, scores, kQ8ScoreKeys);
     for (int64_t jj = 0; jj < n; ++jj) {
       const auto* vb =
           reinterpret_cast<const BlockQ8_0*>(a.v + static_cast<size_t>(j0 + jj) * a.row_bytes);

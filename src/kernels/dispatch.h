@@ -136,6 +136,12 @@ bool install_neon_i8mm(KernelTable& table);
 
 const KernelTable& active_table();
 
+// table.matvec of w's type, or where the table has none, its scalar twin: vec_dot per
+// (row, token). Arguments as MatvecFn's.
+void matvec_of(const KernelTable& table, DType type, int64_t n, const void* w, size_t w_stride,
+               int64_t n_rows, const void* x, size_t x_stride, int64_t n_tokens, float* y,
+               int64_t y_stride);
+
 // The table of one instruction set ("scalar", "avx2", "avx512", "neon", "neon-dotprod",
 // "neon-i8mm"), or nullptr if this CPU (or build) lacks it. Tests use it to run every ISA against
 // the scalar twins.

@@ -76,17 +76,6 @@ void prefetch_streams(const uint8_t* rows, int64_t n_rows, size_t row_bytes) {
   }
 }
 
-void matvec_by_dot(VecDotFn dot, int64_t n, const uint8_t* w, size_t w_stride, int64_t n_rows,
-                   const uint8_t* x, size_t x_stride, int64_t n_tokens, float* y,
-                   int64_t y_stride) {
-  for (int64_t r = 0; r < n_rows; ++r) {
-    for (int64_t t = 0; t < n_tokens; ++t) {
-      y[t * y_stride + r] =
-          dot(n, w + static_cast<size_t>(r) * w_stride, x + static_cast<size_t>(t) * x_stride);
-    }
-  }
-}
-
 // One matrix of a GEMM region and its kernels.
 struct GemmTarget {
   const GemmOps* ops = nullptr;
@@ -303,13 +292,27 @@ void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t 
       prefetch_streams(rows + static_cast<size_t>(r1 - r0) * w_row_bytes, p.bounds[chunk + 2] - r1,
                        w_row_bytes);
     }
-    if (const MatvecFn matvec = table.matvec[static_cast<size_t>(w.type)]) {
-      matvec(n_in, rows, w_row_bytes, r1 - r0, p.xq, p.x_stride, n_tokens, p.y + r0, n_out);
-    } else {
-      matvec_by_dot(table.vec_dot[static_cast<size_t>(w.type)], n_in, rows, w_row_bytes, r1 - r0,
-                    p.xq, p.x_stride, n_tokens, p.y + r0, n_out);
-    }
+    matvec_of(table, w.type, n_in, rows, w_row_bytes, r1 - r0, p.xq, p.x_stride, n_tokens, p.y + r0,
+              n_out);
   });
+}
+
+void matvec_of(const KernelTable& table, DType type, int64_t n, const void* w, size_t w_stride,
+               int64_t n_rows, const void* x, size_t x_stride, int64_t n_tokens, float* y,
+               int64_t y_stride) {
+  if (const MatvecFn matvec = table.matvec[static_cast<size_t>(type)]) {
+    matvec(n, w, w_stride, n_rows, x, x_stride, n_tokens, y, y_stride);
+    return;
+  }
+  const VecDotFn dot = table.vec_dot[static_cast<size_t>(type)];
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* xb = static_cast<const uint8_t*>(x);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      y[t * y_stride + r] =
+          dot(n, wb + static_cast<size_t>(r) * w_stride, xb + static_cast<size_t>(t) * x_stride);
+    }
+  }
 }
 
 void get_row(const TensorView& table, int64_t index, float* out) {

@@ -129,15 +129,14 @@ void cached_attention(const Batch& batch, int64_t layer, const kernels::Attentio
   const int64_t q_dim = static_cast<int64_t>(params.n_heads) * params.head_dim;
   for (const auto& seg : batch.segments) {
     KvCache& cache = *seg.cache;
-    const size_t head_bytes = static_cast<size_t>(cache.n_ctx()) * cache.head_row_bytes();
     for (int64_t i = 0; i < seg.count; ++i) {
       const int64_t t = seg.first + i;
-      const size_t row = static_cast<size_t>(positions[t]) * cache.head_row_bytes();
       for (int64_t h = 0; h < params.n_kv_heads; ++h) {
         const int64_t x = t * kv_dim + h * params.head_dim;
-        const size_t at = static_cast<size_t>(h) * head_bytes + row;
-        kernels::store_kv_row(k + x, cache.type(), cache.keys(layer) + at, params.head_dim);
-        kernels::store_kv_row(v + x, cache.type(), cache.values(layer) + at, params.head_dim);
+        kernels::store_kv_row(k + x, cache.type(), cache.key_row(layer, h, positions[t]),
+                              params.head_dim);
+        kernels::store_kv_row(v + x, cache.type(), cache.value_row(layer, h, positions[t]),
+                              params.head_dim);
       }
     }
     const int64_t n_kv = cache.size() + seg.count;

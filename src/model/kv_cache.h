@@ -60,8 +60,18 @@ class KvCache {
   // head_row_bytes().
   uint8_t* keys(int64_t layer) { return keys_[layer].data(); }
   uint8_t* values(int64_t layer) { return values_[layer].data(); }
+  uint8_t* key_row(int64_t layer, int64_t head, int64_t pos) {
+    return keys(layer) + row_offset(head, pos);
+  }
+  uint8_t* value_row(int64_t layer, int64_t head, int64_t pos) {
+    return values(layer) + row_offset(head, pos);
+  }
 
  private:
+  size_t row_offset(int64_t head, int64_t pos) const {
+    return static_cast<size_t>(head * n_ctx_ + pos) * head_row_bytes_;
+  }
+
   int64_t n_ctx_;
   int64_t n_kv_heads_;
   DType type_;
