@@ -183,8 +183,8 @@ void BM_AttentionRow(benchmark::State& state) {
 }
 
 // Prefill attention through the driver (the pool's threads, causal): n queries at positions
-// 0 .. n - 1 against their own n keys. args: n, heads, KV heads, head_dim, threads. Items:
-// (query, key, head) triples.
+// 0 .. n - 1 against their own n keys, in the engine's head-major cache layout. args: n, heads,
+// KV heads, head_dim, threads, cache type (0: f16, 1: q8_0). Items: (query, key, head) triples.
 void BM_AttentionPrefill(benchmark::State& state) {
   const int64_t n = state.range(0);
   kernels::AttentionParams p;
@@ -192,14 +192,21 @@ void BM_AttentionPrefill(benchmark::State& state) {
   p.n_kv_heads = static_cast<int>(state.range(2));
   p.head_dim = static_cast<int>(state.range(3));
   p.scale = 1.0f / std::sqrt(static_cast<float>(p.head_dim));
+  p.kv_type = state.range(5) != 0 ? DType::Q8_0 : DType::F16;
+  p.kv_capacity = n;
   ThreadPool pool(static_cast<int>(state.range(4)));
   kernels::Workspace ws;
   const auto q = gaussian(n * p.n_heads * p.head_dim, 5);
-  const auto f = gaussian(2 * n * p.n_kv_heads * p.head_dim, 6);
-  std::vector<uint16_t> kv(f.size());
-  for (size_t i = 0; i < kv.size(); ++i) kv[i] = f32_to_f16(f[i]);
-  const uint16_t* k = kv.data();
-  const uint16_t* v = kv.data() + kv.size() / 2;
+  // One KV head's rows after another: each row stored as the cache stores it.
+  const int64_t rows = n * p.n_kv_heads;
+  const size_t rb = row_bytes(p.kv_type, p.head_dim);
+  const auto f = gaussian(2 * rows * p.head_dim, 6);
+  std::vector<uint8_t> kv(2 * rb * static_cast<size_t>(rows));
+  for (int64_t r = 0; r < 2 * rows; ++r) {
+    kernels::store_kv_row(f.data() + r * p.head_dim, p.kv_type, kv.data() + rb * r, p.head_dim);
+  }
+  const uint8_t* k = kv.data();
+  const uint8_t* v = kv.data() + kv.size() / 2;
   std::vector<int32_t> pos(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) pos[static_cast<size_t>(i)] = static_cast<int32_t>(i);
   std::vector<float> out(q.size());
@@ -360,8 +367,10 @@ const bool kRegistered = [] {
       ->Args({4096, 128, 2})
       ->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("AttentionPrefill", BM_AttentionPrefill)
-      ->Args({512, 9, 3, 64, 2})    // smollm2-135m
-      ->Args({512, 16, 8, 128, 2})  // qwen3-0.6b
+      ->Args({512, 9, 3, 64, 2, 0})    // smollm2-135m
+      ->Args({512, 16, 8, 128, 2, 0})  // qwen3-0.6b
+      ->Args({2048, 16, 8, 128, 2, 0})
+      ->Args({2048, 16, 8, 128, 2, 1})  // q8_0 cache
       ->Unit(benchmark::kMillisecond)
       ->UseRealTime();
   benchmark::RegisterBenchmark("StreamRead", BM_StreamRead)

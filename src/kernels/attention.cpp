@@ -11,8 +11,10 @@
 //  - q8_0 cache: one fused pass with an online softmax (running maximum and sum, the
 //    accumulated values rescaled when the maximum grows), so nothing of size n_kv is kept.
 //    q is quantized to q8_0 per head and q.k comes from the table's q8_0 matvec (its integer
-//    dot product), 32 keys for every head of the group at once; values are dequantized block
-//    by block into the f32 accumulators.
+//    dot product), 32 keys for every row of a task at once; the keys' value levels are
+//    converted to float once per task and each row's softmax step and value sums over them
+//    are table.attention_q8_tile. In prefill (causal, no window) a task takes up to
+//    kQueriesPerTask consecutive query rows, each with the result it has alone.
 #include <algorithm>
 #include <cmath>
 
@@ -29,86 +31,87 @@ constexpr int64_t kQueriesPerTask = 16;
 // ... fewer when their scores ([queries][heads][n_kv] floats per thread) would pass this.
 constexpr int64_t kMaxTaskScoreBytes = int64_t{1} << 20;
 
-struct Q8Row {
-  const float* q;  // [n_heads][head_dim], head_stride apart
-  int64_t head_stride;
-  int n_heads;
-  int head_dim;
+// One task of the q8_0 path: n_queries consecutive query rows (query i covers keys
+// [first, last + i)) of the n_heads heads of one KV group. Row r = i * n_heads + h.
+struct Q8Task {
+  const float* q;  // query i, head h at q + i * query_stride + h * head_stride
+  int64_t query_stride, head_stride;
+  int n_queries, n_heads, head_dim;
   const uint8_t* k;  // row j at k + j * row_bytes (this KV head's blocks)
   const uint8_t* v;
   size_t row_bytes;
   int64_t first, last;
   float scale, softcap;
-  float* scratch;  // q8_scratch_floats(n_heads, head_dim)
-  float* out;
+  float* scratch;  // q8_scratch_floats(n_queries * n_heads, head_dim)
+  float* out;      // as q
 };
 
-// Keys whose scores attention_row_q8_0 computes together.
-constexpr int64_t kQ8ScoreKeys = 32;
-
-// Scratch of attention_row_q8_0: per head, the running maximum and sum, head_dim accumulated
-// values, kQ8ScoreKeys scores and q as q8_0 blocks; one value row's levels as floats.
-int64_t q8_scratch_floats(int n_heads, int head_dim) {
+// Scratch of attention_q8_0 for n_rows rows: per row the running maximum and sum, head_dim
+// accumulated values, kQ8TileKeys scores and q as q8_0 blocks; per key of a block its value
+// levels as floats and its block scales, and one row's scores.
+int64_t q8_scratch_floats(int64_t n_rows, int head_dim) {
   const auto q8_floats = static_cast<int64_t>(row_bytes(DType::Q8_0, head_dim) + 3) / 4;
-  return int64_t{n_heads} * (2 + head_dim + kQ8ScoreKeys + q8_floats) + head_dim;
+  return n_rows * (2 + head_dim + kQ8TileKeys + q8_floats) +
+         kQ8TileKeys * (head_dim + head_dim / kQK + 1);
 }
 
-// Keys a block at a time: their scores for every head of the group by the table's q8_0
-// matvec (the cache rows as a matrix, the heads' q as its tokens; bit for bit the vec_dot),
-// then each head's running softmax and values over the block's keys in order. Each cache row
-// is read, and each value level converted to float, once for all the heads.
-void attention_row_q8_0(const KernelTable& table, const Q8Row& a) {
+// An online softmax per row, keys a block of kQ8TileKeys at a time: their scores for every row
+// by the table's q8_0 matvec (the cache rows as a matrix, the rows' q as its tokens; bit for bit
+// the vec_dot), their value levels converted to float once for all rows; then each row's
+// running maximum, sum and values over the block (table.attention_q8_tile). Each row's
+// operations and their order do not depend on the other rows of the task, so a query gets the
+// same result in any batch.
+void attention_q8_0(const KernelTable& table, const Q8Task& a) {
   const QuantizeRowFn quantize = table.quantize_row[static_cast<size_t>(DType::Q8_0)];
+  const int n_rows = a.n_queries * a.n_heads;
   const int n_blocks = a.head_dim / kQK;
   const int64_t hd = a.head_dim;
-  float* max = a.scratch;                              // [n_heads]
-  float* sum = max + a.n_heads;                        // [n_heads]
-  float* acc = sum + a.n_heads;                        // [n_heads][head_dim]
-  float* scores = acc + a.n_heads * hd;                // [n_heads][kQ8ScoreKeys]
-  float* levels = scores + a.n_heads * kQ8ScoreKeys;   // [head_dim]
-  auto* q8 = reinterpret_cast<uint8_t*>(levels + hd);  // [n_heads] rows
+  float* max = a.scratch;                                  // [rows]
+  float* sum = max + n_rows;                               // [rows]
+  float* acc = sum + n_rows;                               // [rows][head_dim]
+  float* scores = acc + n_rows * hd;                       // [rows][kQ8TileKeys]
+  float* levels = scores + n_rows * kQ8TileKeys;           // [kQ8TileKeys][head_dim]
+  float* scales = levels + kQ8TileKeys * hd;               // [kQ8TileKeys][blocks]
+  float* s = scales + kQ8TileKeys * n_blocks;              // [kQ8TileKeys]
+  auto* q8 = reinterpret_cast<uint8_t*>(s + kQ8TileKeys);  // [rows] q8_0 rows
   const size_t q8_bytes = row_bytes(DType::Q8_0, a.head_dim);
-  for (int h = 0; h < a.n_heads; ++h) {
-    quantize(a.q + h * a.head_stride, q8 + h * q8_bytes, a.head_dim);
-    max[h] = -INFINITY;
-    sum[h] = 0;
-    std::fill_n(acc + h * hd, hd, 0.0f);
+  for (int r = 0; r < n_rows; ++r) {
+    quantize(a.q + (r / a.n_heads) * a.query_stride + (r % a.n_heads) * a.head_stride,
+             q8 + r * q8_bytes, a.head_dim);
+    max[r] = -INFINITY;
+    sum[r] = 0;
+    std::fill_n(acc + r * hd, hd, 0.0f);
   }
-  for (int64_t j0 = a.first; j0 < a.last; j0 += kQ8ScoreKeys) {
-    const int64_t n = std::min(kQ8ScoreKeys, a.last - j0);
+  const int64_t end = a.last + a.n_queries - 1;  // the last query's keys
+  for (int64_t j0 = a.first; j0 < end; j0 += kQ8TileKeys) {
+    const int64_t n = std::min<int64_t>(kQ8TileKeys, end - j0);
     matvec_of(table, DType::Q8_0, hd, a.k + static_cast<size_t>(j0) * a.row_bytes, a.row_bytes, n,
-              q8, q8_bytes, a.n_heads, scores, kQ8ScoreKeys);
-    for (int64_t jj = 0; jj < n; ++jj) {
+              q8, q8_bytes, n_rows, scores, kQ8TileKeys);
+    for (int64_t t = 0; t < n; ++t) {
       const auto* vb =
-          reinterpret_cast<const BlockQ8_0*>(a.v + static_cast<size_t>(j0 + jj) * a.row_bytes);
+          reinterpret_cast<const BlockQ8_0*>(a.v + static_cast<size_t>(j0 + t) * a.row_bytes);
       for (int b = 0; b < n_blocks; ++b) {
-        for (int i = 0; i < kQK; ++i) levels[b * kQK + i] = static_cast<float>(vb[b].qs[i]);
+        scales[t * n_blocks + b] = f16_to_f32(vb[b].d);
+        float* lb = levels + t * hd + b * kQK;
+        for (int i = 0; i < kQK; ++i) lb[i] = static_cast<float>(vb[b].qs[i]);
       }
-      for (int h = 0; h < a.n_heads; ++h) {
-        float* ah = acc + h * hd;
-        float s = scores[h * kQ8ScoreKeys + jj] * a.scale;
-        if (a.softcap > 0) s = a.softcap * std::tanh(s / a.softcap);
-        if (s > max[h]) {  // rescale what was accumulated under the old maximum
-          const float c = std::exp(max[h] - s);
-          sum[h] *= c;
-          for (int d = 0; d < a.head_dim; ++d) ah[d] *= c;
-          max[h] = s;
-        }
-        const float w = std::exp(s - max[h]);
-        sum[h] += w;
-        for (int b = 0; b < n_blocks; ++b) {
-          const float wd = w * f16_to_f32(vb[b].d);
-          float* ab = ah + b * kQK;
-          const float* lb = levels + b * kQK;
-          for (int i = 0; i < kQK; ++i) ab[i] += wd * lb[i];
-        }
+    }
+    for (int r = 0; r < n_rows; ++r) {
+      const auto keys = static_cast<int>(std::min(n, a.last + r / a.n_heads - j0));
+      for (int t = 0; t < keys; ++t) {
+        s[t] = scores[r * kQ8TileKeys + t] * a.scale;
+        if (a.softcap > 0) s[t] = a.softcap * std::tanh(s[t] / a.softcap);
+      }
+      if (keys > 0) {
+        table.attention_q8_tile(s, keys, levels, scales, a.head_dim, max + r, sum + r,
+                                acc + r * hd);
       }
     }
   }
-  for (int h = 0; h < a.n_heads; ++h) {
-    float* o = a.out + h * a.head_stride;
-    const float inv = sum[h] > 0 ? 1.0f / sum[h] : 0.0f;
-    for (int d = 0; d < a.head_dim; ++d) o[d] = acc[h * hd + d] * inv;
+  for (int r = 0; r < n_rows; ++r) {
+    float* o = a.out + (r / a.n_heads) * a.query_stride + (r % a.n_heads) * a.head_stride;
+    const float inv = sum[r] > 0 ? 1.0f / sum[r] : 0.0f;
+    for (int d = 0; d < a.head_dim; ++d) o[d] = acc[r * hd + d] * inv;
   }
 }
 
@@ -134,22 +137,24 @@ void attention(const AttentionParams& p, const float* q, int64_t n_queries, cons
   const int heads_per_task = n_queries * p.n_kv_heads >= pool.size() ? group : 1;
   const int64_t tasks_per_query = p.n_heads / heads_per_task;
   const bool flash = p.flash && !q8;
-  // Prefill through the two-pass kernel: a task takes up to kQueriesPerTask consecutive query
-  // rows of its group when the table has a kernel for several rows (keys and values are then
-  // converted once for all of them).
-  const bool several = !q8 && !flash && table.attention_rows != nullptr && p.causal &&
-                       p.window == 0 && heads_per_task == group && n_queries > 1;
+  // Prefill: a task takes up to kQueriesPerTask consecutive query rows of its group (their keys
+  // and values then converted once for all of them) on the q8_0 path, and on the f16 two-pass
+  // path when the table has a kernel for several rows.
+  const bool prefill =
+      !flash && p.causal && p.window == 0 && heads_per_task == group && n_queries > 1;
+  const bool several = prefill && !q8 && table.attention_rows != nullptr;
   const int64_t queries_per_task =
-      several ? std::clamp<int64_t>(
-                    kMaxTaskScoreBytes / (4 * heads_per_task * std::max<int64_t>(n_kv, 1)), 1,
-                    kQueriesPerTask)
-              : 1;
+      prefill && q8 ? kQueriesPerTask
+      : several     ? std::clamp<int64_t>(
+                      kMaxTaskScoreBytes / (4 * heads_per_task * std::max<int64_t>(n_kv, 1)), 1,
+                      kQueriesPerTask)
+                : 1;
   const int64_t n_blocks = (n_queries + queries_per_task - 1) / queries_per_task;
   const int64_t n_tasks = n_blocks * tasks_per_query;
   // Per thread: the q8_0 path's q blocks and sums, the fused f16 kernel's tile state, or the
   // two-pass kernel's scores and scratch; rounded up to whole cache lines (no false sharing).
   const int64_t need =
-      q8        ? q8_scratch_floats(heads_per_task, p.head_dim) + 16
+      q8        ? q8_scratch_floats(queries_per_task * heads_per_task, p.head_dim) + 16
       : flash   ? attention_flash_scratch(heads_per_task, p.head_dim)
       : several ? queries_per_task * heads_per_task * n_kv +
                       attention_rows_scratch(heads_per_task, static_cast<int>(queries_per_task),
@@ -182,29 +187,32 @@ void attention(const AttentionParams& p, const float* q, int64_t n_queries, cons
   };
   auto row_fn = [&](int64_t i, int h0, float* mine) {
     const AttentionRow row = row_of(i, h0);
-    if (q8) {
-      Q8Row a{row.q,
-              p.head_dim,
-              heads_per_task,
-              p.head_dim,
-              reinterpret_cast<const uint8_t*>(row.k),
-              reinterpret_cast<const uint8_t*>(row.v),
-              kv_row_bytes,
-              row.first,
-              row.last,
-              p.scale,
-              p.softcap,
-              mine,
-              row.out};
-      attention_row_q8_0(table, a);
-      return;
-    }
     if (flash) {
       table.attention_flash(AttentionFlashArgs{row, mine});
       return;
     }
     const AttentionRowArgs a{row, n_kv, mine, mine + heads_per_task * n_kv};
     table.attention_row(a);
+  };
+  // Query rows [i0, i0 + count) of the heads from h0 on through the q8_0 path.
+  auto q8_rows = [&](int64_t i0, int64_t count, int h0, float* mine) {
+    const AttentionRow row = row_of(i0, h0);
+    const Q8Task a{row.q,
+                   q_stride,
+                   p.head_dim,
+                   static_cast<int>(count),
+                   heads_per_task,
+                   p.head_dim,
+                   reinterpret_cast<const uint8_t*>(row.k),
+                   reinterpret_cast<const uint8_t*>(row.v),
+                   kv_row_bytes,
+                   row.first,
+                   row.last,
+                   p.scale,
+                   p.softcap,
+                   mine,
+                   row.out};
+    attention_q8_0(table, a);
   };
   auto task_fn = [&](int64_t task, int thread) {
     float* mine = scratch + thread * per_thread;
@@ -217,7 +225,17 @@ void attention(const AttentionParams& p, const float* q, int64_t n_queries, cons
       consecutive = q_pos[i0 + i] == q_pos[i0] + i;
     }
     if (!consecutive) {
-      for (int64_t i = i0; i < i0 + count; ++i) row_fn(i, h0, mine);
+      for (int64_t i = i0; i < i0 + count; ++i) {
+        if (q8) {
+          q8_rows(i, 1, h0, mine);
+        } else {
+          row_fn(i, h0, mine);
+        }
+      }
+      return;
+    }
+    if (q8) {
+      q8_rows(i0, count, h0, mine);
       return;
     }
     AttentionRowsArgs a{};

@@ -86,6 +86,7 @@ KernelTable reference_table() {
   table.to_f16 = to_f16_ref;
   table.attention_row = attention_row_ref;
   table.attention_flash = attention_flash_ref;
+  table.attention_q8_tile = attention_q8_tile_ref;
   return table;
 }
 

@@ -108,6 +108,16 @@ constexpr int64_t attention_flash_scratch(int n_heads, int head_dim) {
 }
 using AttentionFlashFn = void (*)(const AttentionFlashArgs& args);
 
+// One row of the q8_0 cache's online softmax (kernels/attention.cpp) over n <= kQ8TileKeys keys
+// in order. For key t with score s[t] (scaled, soft-capped): when s[t] exceeds the running
+// maximum *max, *sum and acc are multiplied by exp(*max - s[t]) and *max becomes s[t]; then
+// w = exp(s[t] - *max) is added to *sum and w * scales[t * blocks + b] * levels[t * head_dim +
+// 32b + i] to acc[32b + i] (head_dim = 32 * blocks). The SIMD versions take a vectorized exp
+// and may sum the weights of a block in another order (results within a few float ulps).
+constexpr int kQ8TileKeys = 32;
+using AttentionQ8TileFn = void (*)(const float* s, int n, const float* levels, const float* scales,
+                                   int head_dim, float* max, float* sum, float* acc);
+
 struct KernelTable {
   std::string isa = "scalar";
   std::array<VecDotFn, kMaxTypeId> vec_dot{};            // by weight type
@@ -120,6 +130,7 @@ struct KernelTable {
   AttentionRowFn attention_row = nullptr;
   AttentionRowsFn attention_rows = nullptr;  // null: attention_row on each query row
   AttentionFlashFn attention_flash = nullptr;
+  AttentionQ8TileFn attention_q8_tile = nullptr;
 };
 
 // The scalar reference table (type_traits of tensor/, ref/ kernels).

@@ -1,6 +1,9 @@
 // Element-wise and attention kernels of every SIMD table against their scalar twins.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "core/thread_pool.h"
 #include "kernel_test_util.h"
 #include "kernels/kernels.h"
@@ -138,6 +141,62 @@ TEST(AttentionRow, EveryIsaMatchesScalar) {
               }
             }
           }
+        }
+      }
+    }
+  }
+}
+
+// The q8_0 cache's per-block softmax step: a vectorized exp and a vector sum of the weights
+// when the maximum stays; a few float ulps of the running sum and of the values' scale.
+constexpr float kQ8TileTol = 2e-5f;
+
+// attention_q8_tile of every ISA against the scalar twin, block after block over one row: the
+// first block (maximum -inf), maxima that grow inside a block, blocks where it stays, partial
+// blocks (n of 1, 7, 31), peaky scores whose weights underflow to 0, head sizes of 1 to 4
+// blocks, and levels of +-127 with large scales.
+TEST(AttentionQ8Tile, EveryIsaMatchesScalar) {
+  for (const auto& isa : simd_isas()) {
+    const auto& table = *kernels::table_for(isa);
+    for (int head_dim : {32, 64, 96, 128}) {
+      for (float spread : {1.0f, 60.0f}) {
+        const int blocks = head_dim / 32;
+        const int n_keys = 32 * 4 + 31;
+        auto s = gaussian(n_keys, 41, spread);
+        for (int t = 0; t < n_keys; t += 37)
+          s[static_cast<size_t>(t)] += 5.0f * spread;  // new maxima
+        auto levels = gaussian(int64_t{n_keys} * head_dim, 42, 40.0f);
+        for (auto& l : levels) l = std::clamp(std::round(l), -127.0f, 127.0f);
+        levels[0] = 127.0f;
+        levels[1] = -127.0f;
+        auto scales = gaussian(int64_t{n_keys} * blocks, 43, 0.01f);
+        scales[0] = 60000.0f;
+        struct State {
+          float max = -INFINITY, sum = 0;
+          std::vector<float> acc;
+        };
+        State want{-INFINITY, 0, std::vector<float>(static_cast<size_t>(head_dim), 0.0f)};
+        State got = want;
+        for (int t0 = 0, step = 0; t0 < n_keys; ++step) {
+          const int n = std::min({32, n_keys - t0, step == 2 ? 1 : step == 3 ? 7 : 32});
+          auto run = [&](const kernels::KernelTable& t, State& st) {
+            t.attention_q8_tile(s.data() + t0, n, levels.data() + int64_t{t0} * head_dim,
+                                scales.data() + int64_t{t0} * blocks, head_dim, &st.max, &st.sum,
+                                st.acc.data());
+          };
+          run(scalar_table(), want);
+          run(table, got);
+          ASSERT_EQ(got.max, want.max) << isa << " head_dim=" << head_dim << " t0=" << t0;
+          ASSERT_NEAR(got.sum, want.sum, kQ8TileTol * want.sum) << isa << " t0=" << t0;
+          float scale = 0;
+          for (float a : want.acc) scale = std::max(scale, std::fabs(a));
+          for (int d = 0; d < head_dim; ++d) {
+            const size_t i = static_cast<size_t>(d);
+            ASSERT_NEAR(got.acc[i], want.acc[i], kQ8TileTol * scale)
+                << isa << " head_dim=" << head_dim << " spread=" << spread << " t0=" << t0
+                << " d=" << d;
+          }
+          t0 += n;
         }
       }
     }

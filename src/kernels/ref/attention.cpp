@@ -5,10 +5,12 @@
 //    and the normalized weights are rounded to f16 before weighting V.
 //  - attention_flash_ref: one pass with an online softmax in f32 (no f16 weights), tile by
 //    tile as the SIMD versions go; it defines what they compute, not the reference's rounding.
+//  - attention_q8_tile_ref: one row of the q8_0 cache's online softmax over a block of keys.
 #include <algorithm>
 #include <cmath>
 
 #include "kernels/ref/ops.h"
+#include "tensor/blocks.h"
 #include "tensor/fp16.h"
 
 namespace pocket::kernels {
@@ -101,6 +103,26 @@ void attention_flash_ref(const AttentionFlashArgs& a) {
     const float inv = sum[h] > 0 ? 1.0f / sum[h] : 0.0f;
     float* o = a.out + h * a.head_stride;
     for (int d = 0; d < hd; ++d) o[d] = acc[h * hd + d] * inv;
+  }
+}
+
+void attention_q8_tile_ref(const float* s, int n, const float* levels, const float* scales,
+                           int head_dim, float* max, float* sum, float* acc) {
+  const int n_blocks = head_dim / kQK;
+  for (int t = 0; t < n; ++t) {
+    if (s[t] > *max) {  // rescale what was accumulated under the old maximum
+      const float c = std::exp(*max - s[t]);
+      *sum *= c;
+      for (int d = 0; d < head_dim; ++d) acc[d] *= c;
+      *max = s[t];
+    }
+    const float w = std::exp(s[t] - *max);
+    *sum += w;
+    const float* lt = levels + static_cast<int64_t>(t) * head_dim;
+    for (int b = 0; b < n_blocks; ++b) {
+      const float wd = w * scales[t * n_blocks + b];
+      for (int i = 0; i < kQK; ++i) acc[b * kQK + i] += wd * lt[b * kQK + i];
+    }
   }
 }
 

@@ -690,4 +690,106 @@ void attention_flash(const AttentionFlashArgs& a) {
   }
 }
 
+namespace {
+
+// The value update of attention_q8_tile over the columns [c0, c0 + 32 * NB), the accumulators
+// in registers across the keys: key t first scales them by rescale[t] (when given and not 1),
+// then adds w[t] * scales[t][b] times its levels.
+template <int NB>
+void q8_values_columns(float* acc, int head_dim, const float* levels, const float* scales,
+                       const float* w, const float* rescale, int n, int c0) {
+  const int n_blocks = head_dim / 32;
+  __m256 o[NB][4];
+  for (int b = 0; b < NB; ++b) {
+    for (int i = 0; i < 4; ++i) o[b][i] = _mm256_loadu_ps(acc + c0 + 32 * b + 8 * i);
+  }
+  for (int t = 0; t < n; ++t) {
+    if (rescale != nullptr && rescale[t] != 1.0f) {
+      const __m256 c = _mm256_set1_ps(rescale[t]);
+      for (int b = 0; b < NB; ++b) {
+        for (int i = 0; i < 4; ++i) o[b][i] = _mm256_mul_ps(o[b][i], c);
+      }
+    }
+    const float* lt = levels + int64_t{t} * head_dim + c0;
+    for (int b = 0; b < NB; ++b) {
+      const __m256 wd = _mm256_set1_ps(w[t] * scales[t * n_blocks + c0 / 32 + b]);
+      for (int i = 0; i < 4; ++i) {
+        o[b][i] = _mm256_add_ps(o[b][i], _mm256_mul_ps(wd, _mm256_loadu_ps(lt + 32 * b + 8 * i)));
+      }
+    }
+  }
+  for (int b = 0; b < NB; ++b) {
+    for (int i = 0; i < 4; ++i) _mm256_storeu_ps(acc + c0 + 32 * b + 8 * i, o[b][i]);
+  }
+}
+
+}  // namespace
+
+// The twin's steps with the exponentials of the whole block at once (exp_ps). When no score
+// passes the running maximum (the common case once a row has seen some keys) the weights'
+// sum is added to *sum as one vector sum; otherwise the maximum before and after each key
+// comes from a scalar scan, the rescale factors are exp_ps(before - after) (1 where it stays)
+// and the sum is taken key by key. Then the values, two blocks of columns at a time.
+void attention_q8_tile(const float* s, int n, const float* levels, const float* scales,
+                       int head_dim, float* max, float* sum, float* acc) {
+  if (n <= 0) return;
+  if (head_dim % 32 != 0 || n > kQ8TileKeys) {
+    attention_q8_tile_ref(s, n, levels, scales, head_dim, max, sum, acc);
+    return;
+  }
+  constexpr int kVecs = kQ8TileKeys / 8;
+  __m256 sv[kVecs], mask[kVecs];
+  __m256 vmax = _mm256_set1_ps(-INFINITY);
+  for (int i = 0; i < kVecs; ++i) {
+    mask[i] = _mm256_castsi256_ps(lane_mask(n - 8 * i));
+    sv[i] = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY),
+                             _mm256_maskload_ps(s + 8 * i, _mm256_castps_si256(mask[i])), mask[i]);
+    vmax = _mm256_max_ps(vmax, sv[i]);
+  }
+  alignas(32) float w[kQ8TileKeys], rescale[kQ8TileKeys];
+  const float* factors = nullptr;
+  if (hmax(vmax) <= *max) {
+    const __m256 m = _mm256_set1_ps(*max);
+    __m256 total = _mm256_setzero_ps();
+    for (int i = 0; i < kVecs; ++i) {
+      const __m256 e = _mm256_and_ps(exp_ps(_mm256_sub_ps(sv[i], m)), mask[i]);
+      _mm256_store_ps(w + 8 * i, e);
+      total = _mm256_add_ps(total, e);
+    }
+    *sum += hsum(total);
+  } else {
+    alignas(32) float before[kQ8TileKeys], after[kQ8TileKeys];
+    float m = *max;
+    for (int t = 0; t < kQ8TileKeys; ++t) {  // past n: the last key repeated (unused)
+      before[t] = m;
+      m = std::max(m, s[std::min(t, n - 1)]);
+      after[t] = m;
+    }
+    for (int i = 0; i < kVecs; ++i) {
+      const __m256 mt = _mm256_load_ps(after + 8 * i);
+      _mm256_store_ps(w + 8 * i, exp_ps(_mm256_sub_ps(sv[i], mt)));
+      _mm256_store_ps(rescale + 8 * i, exp_ps(_mm256_sub_ps(_mm256_load_ps(before + 8 * i), mt)));
+    }
+    float total = *sum;
+    for (int t = 0; t < n; ++t) {
+      if (before[t] == after[t]) {
+        rescale[t] = 1.0f;
+      } else {
+        total *= rescale[t];
+      }
+      total += w[t];
+    }
+    *sum = total;
+    *max = m;
+    factors = rescale;
+  }
+  for (int c0 = 0; c0 < head_dim; c0 += 64) {
+    if (head_dim - c0 >= 64) {
+      q8_values_columns<2>(acc, head_dim, levels, scales, w, factors, n, c0);
+    } else {
+      q8_values_columns<1>(acc, head_dim, levels, scales, w, factors, n, c0);
+    }
+  }
+}
+
 }  // namespace pocket::kernels::avx2

@@ -32,6 +32,7 @@ bool install_avx2(KernelTable& table) {
   table.attention_row = avx2::attention_row;
   table.attention_rows = avx2::attention_rows;
   table.attention_flash = avx2::attention_flash;
+  table.attention_q8_tile = avx2::attention_q8_tile;
 
   for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q2_K,
                      DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {

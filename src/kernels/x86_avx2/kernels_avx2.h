@@ -34,6 +34,8 @@ void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* 
 void attention_row(const AttentionRowArgs& a);
 void attention_rows(const AttentionRowsArgs& a);
 void attention_flash(const AttentionFlashArgs& a);
+void attention_q8_tile(const float* s, int n, const float* levels, const float* scales,
+                       int head_dim, float* max, float* sum, float* acc);
 
 const GemmOps* gemm_ops(DType type);
 
