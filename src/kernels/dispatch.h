@@ -112,8 +112,9 @@ using AttentionFlashFn = void (*)(const AttentionFlashArgs& args);
 // in order. For key t with score s[t] (scaled, soft-capped): when s[t] exceeds the running
 // maximum *max, *sum and acc are multiplied by exp(*max - s[t]) and *max becomes s[t]; then
 // w = exp(s[t] - *max) is added to *sum and w * scales[t * blocks + b] * levels[t * head_dim +
-// 32b + i] to acc[32b + i] (head_dim = 32 * blocks). The SIMD versions take a vectorized exp
-// and may sum the weights of a block in another order (results within a few float ulps).
+// 32b + i] to acc[32b + i] (head_dim = 32 * blocks). The SIMD versions take a vectorized exp,
+// may sum the weights of a block in another order and fuse the value multiply-adds (results
+// within a few float ulps).
 constexpr int kQ8TileKeys = 32;
 using AttentionQ8TileFn = void (*)(const float* s, int n, const float* levels, const float* scales,
                                    int head_dim, float* max, float* sum, float* acc);

@@ -714,7 +714,7 @@ void q8_values_columns(float* acc, int head_dim, const float* levels, const floa
     for (int b = 0; b < NB; ++b) {
       const __m256 wd = _mm256_set1_ps(w[t] * scales[t * n_blocks + c0 / 32 + b]);
       for (int i = 0; i < 4; ++i) {
-        o[b][i] = _mm256_add_ps(o[b][i], _mm256_mul_ps(wd, _mm256_loadu_ps(lt + 32 * b + 8 * i)));
+        o[b][i] = _mm256_fmadd_ps(wd, _mm256_loadu_ps(lt + 32 * b + 8 * i), o[b][i]);
       }
     }
   }
@@ -729,7 +729,8 @@ void q8_values_columns(float* acc, int head_dim, const float* levels, const floa
 // passes the running maximum (the common case once a row has seen some keys) the weights'
 // sum is added to *sum as one vector sum; otherwise the maximum before and after each key
 // comes from a scalar scan, the rescale factors are exp_ps(before - after) (1 where it stays)
-// and the sum is taken key by key. Then the values, two blocks of columns at a time.
+// and the sum is taken key by key. Then the values, two blocks of columns at a time, with
+// fused multiply-adds.
 void attention_q8_tile(const float* s, int n, const float* levels, const float* scales,
                        int head_dim, float* max, float* sum, float* acc) {
   if (n <= 0) return;
