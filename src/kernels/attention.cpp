@@ -48,11 +48,11 @@ struct Q8Task {
 
 // Scratch of attention_q8_0 for n_rows rows: per row the running maximum and sum, head_dim
 // accumulated values, kQ8TileKeys scores and q as q8_0 blocks; per key of a block its value
-// levels as floats and its block scales, and one row's scores.
+// levels as floats and its block scales.
 int64_t q8_scratch_floats(int64_t n_rows, int head_dim) {
   const auto q8_floats = static_cast<int64_t>(row_bytes(DType::Q8_0, head_dim) + 3) / 4;
   return n_rows * (2 + head_dim + kQ8TileKeys + q8_floats) +
-         kQ8TileKeys * (head_dim + head_dim / kQK + 1);
+         kQ8TileKeys * (head_dim + head_dim / kQK);
 }
 
 // An online softmax per row, keys a block of kQ8TileKeys at a time: their scores for every row
@@ -66,14 +66,13 @@ void attention_q8_0(const KernelTable& table, const Q8Task& a) {
   const int n_rows = a.n_queries * a.n_heads;
   const int n_blocks = a.head_dim / kQK;
   const int64_t hd = a.head_dim;
-  float* max = a.scratch;                                  // [rows]
-  float* sum = max + n_rows;                               // [rows]
-  float* acc = sum + n_rows;                               // [rows][head_dim]
-  float* scores = acc + n_rows * hd;                       // [rows][kQ8TileKeys]
-  float* levels = scores + n_rows * kQ8TileKeys;           // [kQ8TileKeys][head_dim]
-  float* scales = levels + kQ8TileKeys * hd;               // [kQ8TileKeys][blocks]
-  float* s = scales + kQ8TileKeys * n_blocks;              // [kQ8TileKeys]
-  auto* q8 = reinterpret_cast<uint8_t*>(s + kQ8TileKeys);  // [rows] q8_0 rows
+  float* max = a.scratch;                         // [rows]
+  float* sum = max + n_rows;                      // [rows]
+  float* acc = sum + n_rows;                      // [rows][head_dim]
+  float* scores = acc + n_rows * hd;              // [rows][kQ8TileKeys]
+  float* levels = scores + n_rows * kQ8TileKeys;  // [kQ8TileKeys][head_dim]
+  float* scales = levels + kQ8TileKeys * hd;      // [kQ8TileKeys][blocks]
+  auto* q8 = reinterpret_cast<uint8_t*>(scales + kQ8TileKeys * n_blocks);  // [rows] q8_0 rows
   const size_t q8_bytes = row_bytes(DType::Q8_0, a.head_dim);
   for (int r = 0; r < n_rows; ++r) {
     quantize(a.q + (r / a.n_heads) * a.query_stride + (r % a.n_heads) * a.head_stride,
@@ -83,6 +82,7 @@ void attention_q8_0(const KernelTable& table, const Q8Task& a) {
     std::fill_n(acc + r * hd, hd, 0.0f);
   }
   const int64_t end = a.last + a.n_queries - 1;  // the last query's keys
+  const float scale = a.scale, softcap = a.softcap;
   for (int64_t j0 = a.first; j0 < end; j0 += kQ8TileKeys) {
     const int64_t n = std::min<int64_t>(kQ8TileKeys, end - j0);
     matvec_of(table, DType::Q8_0, hd, a.k + static_cast<size_t>(j0) * a.row_bytes, a.row_bytes, n,
@@ -97,14 +97,17 @@ void attention_q8_0(const KernelTable& table, const Q8Task& a) {
       }
     }
     for (int r = 0; r < n_rows; ++r) {
-      const auto keys = static_cast<int>(std::min(n, a.last + r / a.n_heads - j0));
-      for (int t = 0; t < keys; ++t) {
-        s[t] = scores[r * kQ8TileKeys + t] * a.scale;
-        if (a.softcap > 0) s[t] = a.softcap * std::tanh(s[t] / a.softcap);
+      float* sr = scores + r * kQ8TileKeys;
+      for (int64_t t = 0; t < n; ++t) sr[t] *= scale;
+      if (softcap > 0) {
+        for (int64_t t = 0; t < n; ++t) sr[t] = softcap * std::tanh(sr[t] / softcap);
       }
+    }
+    for (int r = 0; r < n_rows; ++r) {
+      const auto keys = static_cast<int>(std::min(n, a.last + r / a.n_heads - j0));
       if (keys > 0) {
-        table.attention_q8_tile(s, keys, levels, scales, a.head_dim, max + r, sum + r,
-                                acc + r * hd);
+        table.attention_q8_tile(scores + r * kQ8TileKeys, keys, levels, scales, a.head_dim, max + r,
+                                sum + r, acc + r * hd);
       }
     }
   }
