@@ -46,19 +46,38 @@ struct Q8Task {
   float* out;      // as q
 };
 
+// From this many rows of a task on, their scores come from the table's q8_0 GEMM (the rows in
+// SIMD lanes), bit for bit what the matvec gives them.
+constexpr int64_t kQ8GemmRows = 8;
+
+const GemmOps* q8_scores_gemm(const KernelTable& table, int64_t n_rows) {
+  return n_rows >= kQ8GemmRows ? table.gemm[static_cast<size_t>(DType::Q8_0)] : nullptr;
+}
+
+size_t align64(size_t n) {
+  return (n + 63) / 64 * 64;
+}
+
 // Scratch of attention_q8_0 for n_rows rows: per row the running maximum and sum, head_dim
 // accumulated values, kQ8TileKeys scores and q as q8_0 blocks; per key of a block its value
-// levels as floats and its block scales.
-int64_t q8_scratch_floats(int64_t n_rows, int head_dim) {
+// levels as floats and its block scales; with the GEMM, the rows packed into its groups and
+// its own scratch (64-byte aligned).
+int64_t q8_scratch_floats(const KernelTable& table, int64_t n_rows, int head_dim) {
   const auto q8_floats = static_cast<int64_t>(row_bytes(DType::Q8_0, head_dim) + 3) / 4;
+  size_t gemm_bytes = 0;
+  if (const GemmOps* gemm = q8_scores_gemm(table, n_rows)) {
+    const int64_t groups = (n_rows + gemm->group_tokens - 1) / gemm->group_tokens;
+    gemm_bytes = 64 + static_cast<size_t>(groups) * gemm->group_bytes(head_dim) +
+                 align64(gemm->scratch_bytes(head_dim));
+  }
   return n_rows * (2 + head_dim + kQ8TileKeys + q8_floats) +
-         kQ8TileKeys * (head_dim + head_dim / kQK);
+         kQ8TileKeys * (head_dim + head_dim / kQK) + static_cast<int64_t>(gemm_bytes + 3) / 4;
 }
 
 // An online softmax per row, keys a block of kQ8TileKeys at a time: their scores for every row
-// by the table's q8_0 matvec (the cache rows as a matrix, the rows' q as its tokens; bit for bit
-// the vec_dot), their value levels converted to float once for all rows; then each row's
-// running maximum, sum and values over the block (table.attention_q8_tile). Each row's
+// by the table's q8_0 matvec or GEMM (the cache rows as a matrix, the rows' q as its tokens;
+// bit for bit the vec_dot), their value levels converted to float once for all rows; then each
+// row's running maximum, sum and values over the block (table.attention_q8_tile). Each row's
 // operations and their order do not depend on the other rows of the task, so a query gets the
 // same result in any batch.
 void attention_q8_0(const KernelTable& table, const Q8Task& a) {
@@ -66,6 +85,7 @@ void attention_q8_0(const KernelTable& table, const Q8Task& a) {
   const int n_rows = a.n_queries * a.n_heads;
   const int n_blocks = a.head_dim / kQK;
   const int64_t hd = a.head_dim;
+  const size_t q8_bytes = row_bytes(DType::Q8_0, a.head_dim);
   float* max = a.scratch;                         // [rows]
   float* sum = max + n_rows;                      // [rows]
   float* acc = sum + n_rows;                      // [rows][head_dim]
@@ -73,7 +93,9 @@ void attention_q8_0(const KernelTable& table, const Q8Task& a) {
   float* levels = scores + n_rows * kQ8TileKeys;  // [kQ8TileKeys][head_dim]
   float* scales = levels + kQ8TileKeys * hd;      // [kQ8TileKeys][blocks]
   auto* q8 = reinterpret_cast<uint8_t*>(scales + kQ8TileKeys * n_blocks);  // [rows] q8_0 rows
-  const size_t q8_bytes = row_bytes(DType::Q8_0, a.head_dim);
+  const GemmOps* gemm = q8_scores_gemm(table, n_rows);
+  uint8_t* groups = nullptr;  // the GEMM's packed rows, then its scratch
+  uint8_t* gemm_scratch = nullptr;
   for (int r = 0; r < n_rows; ++r) {
     quantize(a.q + (r / a.n_heads) * a.query_stride + (r % a.n_heads) * a.head_stride,
              q8 + r * q8_bytes, a.head_dim);
@@ -81,12 +103,29 @@ void attention_q8_0(const KernelTable& table, const Q8Task& a) {
     sum[r] = 0;
     std::fill_n(acc + r * hd, hd, 0.0f);
   }
+  if (gemm != nullptr) {
+    const auto start = reinterpret_cast<uintptr_t>(q8 + n_rows * q8_bytes);
+    groups = reinterpret_cast<uint8_t*>(align64(start));
+    const int64_t gt = gemm->group_tokens;
+    const size_t group_bytes = gemm->group_bytes(hd);
+    int64_t g = 0;
+    for (; g * gt < n_rows; ++g) {
+      gemm->pack(q8 + g * gt * q8_bytes, q8_bytes, std::min<int64_t>(gt, n_rows - g * gt), hd,
+                 groups + g * group_bytes);
+    }
+    gemm_scratch = groups + g * group_bytes;
+  }
   const int64_t end = a.last + a.n_queries - 1;  // the last query's keys
   const float scale = a.scale, softcap = a.softcap;
   for (int64_t j0 = a.first; j0 < end; j0 += kQ8TileKeys) {
     const int64_t n = std::min<int64_t>(kQ8TileKeys, end - j0);
-    matvec_of(table, DType::Q8_0, hd, a.k + static_cast<size_t>(j0) * a.row_bytes, a.row_bytes, n,
-              q8, q8_bytes, n_rows, scores, kQ8TileKeys);
+    const uint8_t* keys = a.k + static_cast<size_t>(j0) * a.row_bytes;
+    if (gemm != nullptr) {
+      gemm->compute(hd, keys, a.row_bytes, n, groups, n_rows, scores, kQ8TileKeys, gemm_scratch);
+    } else {
+      matvec_of(table, DType::Q8_0, hd, keys, a.row_bytes, n, q8, q8_bytes, n_rows, scores,
+                kQ8TileKeys);
+    }
     for (int64_t t = 0; t < n; ++t) {
       const auto* vb =
           reinterpret_cast<const BlockQ8_0*>(a.v + static_cast<size_t>(j0 + t) * a.row_bytes);
@@ -104,10 +143,10 @@ void attention_q8_0(const KernelTable& table, const Q8Task& a) {
       }
     }
     for (int r = 0; r < n_rows; ++r) {
-      const auto keys = static_cast<int>(std::min(n, a.last + r / a.n_heads - j0));
-      if (keys > 0) {
-        table.attention_q8_tile(scores + r * kQ8TileKeys, keys, levels, scales, a.head_dim, max + r,
-                                sum + r, acc + r * hd);
+      const auto row_keys = static_cast<int>(std::min(n, a.last + r / a.n_heads - j0));
+      if (row_keys > 0) {
+        table.attention_q8_tile(scores + r * kQ8TileKeys, row_keys, levels, scales, a.head_dim,
+                                max + r, sum + r, acc + r * hd);
       }
     }
   }
@@ -157,7 +196,7 @@ void attention(const AttentionParams& p, const float* q, int64_t n_queries, cons
   // Per thread: the q8_0 path's q blocks and sums, the fused f16 kernel's tile state, or the
   // two-pass kernel's scores and scratch; rounded up to whole cache lines (no false sharing).
   const int64_t need =
-      q8        ? q8_scratch_floats(queries_per_task * heads_per_task, p.head_dim) + 16
+      q8        ? q8_scratch_floats(table, queries_per_task * heads_per_task, p.head_dim) + 16
       : flash   ? attention_flash_scratch(heads_per_task, p.head_dim)
       : several ? queries_per_task * heads_per_task * n_kv +
                       attention_rows_scratch(heads_per_task, static_cast<int>(queries_per_task),
