@@ -10,8 +10,8 @@
 //    with an online softmax over tiles of keys, and its scratch does not grow with n_kv.
 //  - q8_0 cache: one fused pass with an online softmax (running maximum and sum, the
 //    accumulated values rescaled when the maximum grows), so nothing of size n_kv is kept.
-//    q is quantized to q8_0 per head and q.k comes from the table's q8_0 matvec (its integer
-//    dot product), 32 keys for every row of a task at once; the keys' value levels are
+//    q is quantized to q8_0 per head and q.k comes from the table's q8_0 matvec or GEMM (its
+//    integer dot product), 32 keys for every row of a task at once; the keys' value levels are
 //    converted to float once per task and each row's softmax step and value sums over them
 //    are table.attention_q8_tile. In prefill (causal, no window) a task takes up to
 //    kQueriesPerTask consecutive query rows, each with the result it has alone.
