@@ -227,15 +227,6 @@ void attention(const AttentionParams& p, const float* q, int64_t n_queries, cons
                         p.softcap,
                         out + i * q_stride + static_cast<int64_t>(h0) * p.head_dim};
   };
-  auto row_fn = [&](int64_t i, int h0, float* mine) {
-    const AttentionRow row = row_of(i, h0);
-    if (flash) {
-      table.attention_flash(AttentionFlashArgs{row, mine});
-      return;
-    }
-    const AttentionRowArgs a{row, n_kv, mine, mine + heads_per_task * n_kv};
-    table.attention_row(a);
-  };
   // Query rows [i0, i0 + count) of the heads from h0 on through the q8_0 path.
   auto q8_rows = [&](int64_t i0, int64_t count, int h0, float* mine) {
     const AttentionRow row = row_of(i0, h0);
@@ -256,6 +247,19 @@ void attention(const AttentionParams& p, const float* q, int64_t n_queries, cons
                    row.out};
     attention_q8_0(table, a);
   };
+  auto row_fn = [&](int64_t i, int h0, float* mine) {
+    if (q8) {
+      q8_rows(i, 1, h0, mine);
+      return;
+    }
+    const AttentionRow row = row_of(i, h0);
+    if (flash) {
+      table.attention_flash(AttentionFlashArgs{row, mine});
+      return;
+    }
+    const AttentionRowArgs a{row, n_kv, mine, mine + heads_per_task * n_kv};
+    table.attention_row(a);
+  };
   auto task_fn = [&](int64_t task, int thread) {
     float* mine = scratch + thread * per_thread;
     const int64_t i0 = task / tasks_per_query * queries_per_task;
@@ -267,13 +271,7 @@ void attention(const AttentionParams& p, const float* q, int64_t n_queries, cons
       consecutive = q_pos[i0 + i] == q_pos[i0] + i;
     }
     if (!consecutive) {
-      for (int64_t i = i0; i < i0 + count; ++i) {
-        if (q8) {
-          q8_rows(i, 1, h0, mine);
-        } else {
-          row_fn(i, h0, mine);
-        }
-      }
+      for (int64_t i = i0; i < i0 + count; ++i) row_fn(i, h0, mine);
       return;
     }
     if (q8) {

@@ -8,7 +8,6 @@
 #include <cmath>
 #include <vector>
 
-#include "core/thread_pool.h"
 #include "kernel_test_util.h"
 #include "kernels/kernels.h"
 #include "tensor/blocks.h"
@@ -37,15 +36,10 @@ std::vector<float> dequantize(const std::vector<uint8_t>& rows, int64_t n_rows, 
 void check(const Case& c, uint32_t seed) {
   const int64_t kv_dim = int64_t{c.n_kv_heads} * c.head_dim;
   const int64_t q_dim = int64_t{c.n_heads} * c.head_dim;
-  const size_t rb = row_bytes(DType::Q8_0, kv_dim);
-  const auto kf = test::gaussian(c.n_kv * kv_dim, seed);
-  const auto vf = test::gaussian(c.n_kv * kv_dim, seed + 1);
   const auto q = test::gaussian(c.n_queries * q_dim, seed + 2, c.q_scale);
-  std::vector<uint8_t> k(rb * static_cast<size_t>(c.n_kv)), v(k.size());
-  for (int64_t j = 0; j < c.n_kv; ++j) {
-    kernels::store_kv_row(kf.data() + j * kv_dim, DType::Q8_0, k.data() + rb * static_cast<size_t>(j), kv_dim);
-    kernels::store_kv_row(vf.data() + j * kv_dim, DType::Q8_0, v.data() + rb * static_cast<size_t>(j), kv_dim);
-  }
+  const auto k = test::kv_rows(test::gaussian(c.n_kv * kv_dim, seed), DType::Q8_0, c.n_kv, kv_dim);
+  const auto v =
+      test::kv_rows(test::gaussian(c.n_kv * kv_dim, seed + 1), DType::Q8_0, c.n_kv, kv_dim);
   const auto kd = dequantize(k, c.n_kv, kv_dim);
   const auto vd = dequantize(v, c.n_kv, kv_dim);
   std::vector<int32_t> pos(static_cast<size_t>(c.n_queries));
@@ -105,66 +99,6 @@ TEST(AttentionQ8Cache, MatchesDoublePrecisionOnDequantizedCache) {
   check({8, 2, 128, 5, 300, 16, 0.0f, 1.0f}, 3);     // sliding window
   check({2, 1, 64, 3, 200, 0, 30.0f, 3.0f}, 4);      // soft-capped, peaky
   check({2, 2, 64, 2, 3000, 0, 0.0f, 4.0f}, 5);      // long rows: the maximum moves often
-}
-
-// Prefill takes blocks of consecutive queries per task (the keys' scores and the values'
-// levels computed once for the block); every query gets what it gets alone, bit for bit, with
-// the active table and with the scalar one; queries after a gap in positions, and a batch
-// after cached rows, included. The scalar table agrees with the active one to a few ulps.
-TEST(AttentionQ8Cache, PrefillBlocksEqualSingleQueries) {
-  ThreadPool pool(2);
-  kernels::Workspace ws;
-  for (const bool scalar : {false, true}) {
-    kernels::force_scalar(scalar);
-    for (const bool gap : {false, true}) {
-      kernels::AttentionParams p;
-      p.n_heads = 6;
-      p.n_kv_heads = 2;
-      p.head_dim = 64;
-      p.scale = 0.125f;
-      p.softcap = gap ? 20.0f : 0.0f;
-      p.kv_type = DType::Q8_0;
-      const int64_t n_queries = 45, n_cached = 10, n_kv = n_cached + n_queries + (gap ? 3 : 0);
-      const int64_t kv_dim = int64_t{p.n_kv_heads} * p.head_dim;
-      const int64_t q_dim = int64_t{p.n_heads} * p.head_dim;
-      const size_t rb = row_bytes(DType::Q8_0, kv_dim);
-      const auto kf = test::gaussian(n_kv * kv_dim, 51);
-      const auto vf = test::gaussian(n_kv * kv_dim, 52);
-      const auto q = test::gaussian(n_queries * q_dim, 53, 2.0f);
-      std::vector<uint8_t> k(rb * static_cast<size_t>(n_kv)), v(k.size());
-      for (int64_t j = 0; j < n_kv; ++j) {
-        kernels::store_kv_row(kf.data() + j * kv_dim, DType::Q8_0,
-                              k.data() + rb * static_cast<size_t>(j), kv_dim);
-        kernels::store_kv_row(vf.data() + j * kv_dim, DType::Q8_0,
-                              v.data() + rb * static_cast<size_t>(j), kv_dim);
-      }
-      std::vector<int32_t> pos(static_cast<size_t>(n_queries));
-      for (int64_t i = 0; i < n_queries; ++i) {
-        pos[static_cast<size_t>(i)] = static_cast<int32_t>(n_cached + i + (gap && i >= 20 ? 3 : 0));
-      }
-      std::vector<float> all(q.size());
-      kernels::attention(p, q.data(), n_queries, pos.data(), k.data(), v.data(), n_kv, all.data(),
-                         pool, ws);
-      for (int64_t i = 0; i < n_queries; ++i) {
-        std::vector<float> one(static_cast<size_t>(q_dim));
-        kernels::attention(p, q.data() + i * q_dim, 1, pos.data() + i, k.data(), v.data(), n_kv,
-                           one.data(), pool, ws);
-        for (int64_t e = 0; e < q_dim; ++e) {
-          ASSERT_EQ(all[static_cast<size_t>(i * q_dim + e)], one[static_cast<size_t>(e)])
-              << (scalar ? "scalar" : "active") << " gap=" << gap << " query " << i << " e=" << e;
-        }
-      }
-      if (scalar) continue;
-      kernels::force_scalar(true);
-      std::vector<float> twin(q.size());
-      kernels::attention(p, q.data(), n_queries, pos.data(), k.data(), v.data(), n_kv, twin.data(),
-                         pool, ws);
-      kernels::force_scalar(false);
-      for (size_t e = 0; e < q.size(); ++e)
-        EXPECT_NEAR(all[e], twin[e], 1e-5f) << "gap=" << gap << " e=" << e;
-    }
-  }
-  kernels::force_scalar(false);
 }
 
 }  // namespace

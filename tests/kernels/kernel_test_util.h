@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/dispatch.h"
+#include "kernels/kernels.h"
 #include "tensor/fp16.h"
 #include "tensor/traits.h"
 
@@ -45,6 +46,19 @@ inline std::vector<uint16_t> f16_gaussian(int64_t n, uint32_t seed) {
   std::vector<uint16_t> h(f.size());
   for (size_t i = 0; i < f.size(); ++i) h[i] = f32_to_f16(f[i]);
   return h;
+}
+
+// n_rows rows of `width` floats from x as a KV cache of `type` stores them
+// (kernels::store_kv_row), row after row.
+inline std::vector<uint8_t> kv_rows(const std::vector<float>& x, DType type, int64_t n_rows,
+                                    int64_t width) {
+  const size_t rb = row_bytes(type, width);
+  std::vector<uint8_t> out(rb * static_cast<size_t>(n_rows));
+  for (int64_t j = 0; j < n_rows; ++j) {
+    kernels::store_kv_row(x.data() + j * width, type, out.data() + rb * static_cast<size_t>(j),
+                          width);
+  }
+  return out;
 }
 
 // Where a block keeps its f16 scale fields (everything else may be any bytes).

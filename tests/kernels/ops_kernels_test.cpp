@@ -292,47 +292,64 @@ TEST(AttentionRows, EachRowEqualsTheRowKernel) {
   }
 }
 
-// The driver's prefill path (blocks of consecutive query rows through attention_rows, when the
-// active table has it) gives every query what the same call gives that query alone, bit for
-// bit, and the scalar twin's results within kAttentionTol; positions with a gap (not one run)
-// and a batch after cached rows included.
+// The q8_0 path's scalar table against the active one: a vectorized exp and another order of
+// summing a block's weights, a few float ulps of the values' scale.
+constexpr float kQ8AttentionTol = 1e-5f;
+
+// The driver's prefill path (blocks of consecutive query rows: through attention_rows for the
+// f16 cache when the table has it; the q8_0 path, its scores by the GEMM) gives every query
+// what the same call gives that query alone, bit for bit, with the active table and with the
+// scalar one; and the scalar twin's results within kAttentionTol (f16) or kQ8AttentionTol
+// (q8_0). Positions with a gap (not one run), a batch after cached rows and soft-capping are
+// included.
 TEST(AttentionDriver, PrefillBlocksEqualSingleQueries) {
   ThreadPool pool(2);
   kernels::Workspace ws;
-  for (const bool gap : {false, true}) {
-    kernels::AttentionParams p;
-    p.n_heads = 6;
-    p.n_kv_heads = 2;
-    p.head_dim = 64;
-    p.scale = 0.125f;
-    const int64_t n_queries = 37, n_cached = 10, n_kv = n_cached + n_queries + (gap ? 3 : 0);
-    const int64_t kv_dim = int64_t{p.n_kv_heads} * p.head_dim,
-                  q_dim = int64_t{p.n_heads} * p.head_dim;
-    const auto k = f16_gaussian(n_kv * kv_dim, 21);
-    const auto v = f16_gaussian(n_kv * kv_dim, 22);
-    const auto q = gaussian(n_queries * q_dim, 23, 2.0f);
-    std::vector<int32_t> pos(static_cast<size_t>(n_queries));
-    for (int64_t i = 0; i < n_queries; ++i) {
-      pos[static_cast<size_t>(i)] = static_cast<int32_t>(n_cached + i + (gap && i >= 20 ? 3 : 0));
-    }
-    std::vector<float> all(q.size());
-    kernels::attention(p, q.data(), n_queries, pos.data(), k.data(), v.data(), n_kv, all.data(),
-                       pool, ws);
-    kernels::force_scalar(true);
-    std::vector<float> twin(q.size());
-    kernels::attention(p, q.data(), n_queries, pos.data(), k.data(), v.data(), n_kv, twin.data(),
-                       pool, ws);
-    kernels::force_scalar(false);
-    for (int64_t i = 0; i < n_queries; ++i) {
-      std::vector<float> one(static_cast<size_t>(q_dim));
-      kernels::attention(p, q.data() + i * q_dim, 1, pos.data() + i, k.data(), v.data(), n_kv,
-                         one.data(), pool, ws);
-      for (int64_t e = 0; e < q_dim; ++e) {
-        const size_t at = static_cast<size_t>(i * q_dim + e);
-        ASSERT_EQ(all[at], one[static_cast<size_t>(e)])
-            << "gap=" << gap << " query " << i << " e=" << e;
-        EXPECT_NEAR(all[at], twin[at], kAttentionTol) << "gap=" << gap << " query " << i;
+  for (const DType type : {DType::F16, DType::Q8_0}) {
+    for (const bool gap : {false, true}) {
+      kernels::AttentionParams p;
+      p.n_heads = 6;
+      p.n_kv_heads = 2;
+      p.head_dim = 64;
+      p.scale = 0.125f;
+      p.softcap = gap ? 20.0f : 0.0f;
+      p.kv_type = type;
+      const int64_t n_queries = 37, n_cached = 10, n_kv = n_cached + n_queries + (gap ? 3 : 0);
+      const int64_t kv_dim = int64_t{p.n_kv_heads} * p.head_dim,
+                    q_dim = int64_t{p.n_heads} * p.head_dim;
+      const auto k = kv_rows(gaussian(n_kv * kv_dim, 21), type, n_kv, kv_dim);
+      const auto v = kv_rows(gaussian(n_kv * kv_dim, 22), type, n_kv, kv_dim);
+      const auto q = gaussian(n_queries * q_dim, 23, 2.0f);
+      std::vector<int32_t> pos(static_cast<size_t>(n_queries));
+      for (int64_t i = 0; i < n_queries; ++i) {
+        pos[static_cast<size_t>(i)] = static_cast<int32_t>(n_cached + i + (gap && i >= 20 ? 3 : 0));
       }
+      std::vector<float> active;
+      for (const bool scalar : {false, true}) {
+        kernels::force_scalar(scalar);
+        std::vector<float> all(q.size());
+        kernels::attention(p, q.data(), n_queries, pos.data(), k.data(), v.data(), n_kv, all.data(),
+                           pool, ws);
+        for (int64_t i = 0; i < n_queries; ++i) {
+          std::vector<float> one(static_cast<size_t>(q_dim));
+          kernels::attention(p, q.data() + i * q_dim, 1, pos.data() + i, k.data(), v.data(), n_kv,
+                             one.data(), pool, ws);
+          for (int64_t e = 0; e < q_dim; ++e) {
+            ASSERT_EQ(all[static_cast<size_t>(i * q_dim + e)], one[static_cast<size_t>(e)])
+                << dtype_name(type) << (scalar ? " scalar" : " active") << " gap=" << gap
+                << " query " << i << " e=" << e;
+          }
+        }
+        if (!scalar) {
+          active = all;
+          continue;
+        }
+        const float tol = type == DType::Q8_0 ? kQ8AttentionTol : kAttentionTol;
+        for (size_t e = 0; e < q.size(); ++e) {
+          EXPECT_NEAR(active[e], all[e], tol) << dtype_name(type) << " gap=" << gap << " e=" << e;
+        }
+      }
+      kernels::force_scalar(false);
     }
   }
 }
@@ -365,11 +382,8 @@ TEST(AttentionDriver, HeadMajorLayoutEqualsPositionMajor) {
       const auto kf = gaussian(n_kv * kv_dim, 31);
       const auto vf = gaussian(n_kv * kv_dim, 32);
       const auto q = gaussian(n_queries * q_dim, 33, 2.0f);
-      std::vector<uint8_t> k(row * static_cast<size_t>(n_kv)), v(k.size());
-      for (int64_t j = 0; j < n_kv; ++j) {
-        kernels::store_kv_row(kf.data() + j * kv_dim, c.type, k.data() + row * j, kv_dim);
-        kernels::store_kv_row(vf.data() + j * kv_dim, c.type, v.data() + row * j, kv_dim);
-      }
+      const auto k = kv_rows(kf, c.type, n_kv, kv_dim);
+      const auto v = kv_rows(vf, c.type, n_kv, kv_dim);
       const size_t head_bytes = head_row * static_cast<size_t>(capacity);
       std::vector<uint8_t> kh(head_bytes * static_cast<size_t>(p.n_kv_heads), 0x7b), vh(kh);
       for (int64_t j = 0; j < n_kv; ++j) {
