@@ -441,6 +441,39 @@ void micro(const RowOut* tile, const uint8_t* group, size_t group_stride, const 
       }
       return;
     }
+    if constexpr (kSteps * G <= 4) {
+      // Short flushes (Q6_K: two steps): every step's activations first, then row by row, so
+      // that only one row's int16 sums are live; with all R * G of them and the R * G int32
+      // sums there are more values than registers, and the int32 sums spill.
+      __m256i xv[kSteps][G];
+#pragma GCC unroll 8
+      for (int i = 0; i < kSteps; ++i) {
+#pragma GCC unroll 8
+        for (int g = 0; g < G; ++g) {
+          xv[i][g] =
+              _mm256_load_si256(reinterpret_cast<const __m256i*>(xq[g] + (k4 + i) * (kGroup * 4)));
+        }
+      }
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        __m256i a16[G];
+#pragma GCC unroll 8
+        for (int i = 0; i < kSteps; ++i) {
+          const __m256i w = bcast32(wp + r * kChunk + 4 * i);
+#pragma GCC unroll 8
+          for (int g = 0; g < G; ++g) {
+            const __m256i p = _mm256_maddubs_epi16(w, xv[i][g]);
+            a16[g] = i == 0 ? p : _mm256_add_epi16(a16[g], p);
+          }
+        }
+        const __m256i w = kSuper ? bcast32(sc0 + r * kSubs + sub) : ones;
+#pragma GCC unroll 8
+        for (int g = 0; g < G; ++g) {
+          isum[r][g] = _mm256_add_epi32(isum[r][g], _mm256_madd_epi16(a16[g], w));
+        }
+      }
+      return;
+    }
     __m256i a16[R][G];
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {

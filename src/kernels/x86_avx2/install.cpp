@@ -19,6 +19,11 @@ bool install_avx2(KernelTable& table) {
 
   set(DType::Q8_0, table.matvec, avx2::matvec_q8_0);
   set(DType::Q4_0, table.matvec, avx2::matvec_q4_0);
+  set(DType::Q4_1, table.matvec, avx2::matvec_q4_1);
+  set(DType::Q5_0, table.matvec, avx2::matvec_q5_0);
+  set(DType::Q5_1, table.matvec, avx2::matvec_q5_1);
+  set(DType::Q2_K, table.matvec, avx2::matvec_q2_k);
+  set(DType::Q3_K, table.matvec, avx2::matvec_q3_k);
   set(DType::Q4_K, table.matvec, avx2::matvec_q4_k);
   set(DType::Q5_K, table.matvec, avx2::matvec_q5_k);
   set(DType::Q6_K, table.matvec, avx2::matvec_q6_k);

@@ -18,6 +18,16 @@ void matvec_q8_0(int64_t n, const void* w, size_t ws, int64_t nr, const void* x,
                  int64_t nt, float* y, int64_t ys);
 void matvec_q4_0(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
                  int64_t nt, float* y, int64_t ys);
+void matvec_q4_1(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
+                 int64_t nt, float* y, int64_t ys);
+void matvec_q5_0(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
+                 int64_t nt, float* y, int64_t ys);
+void matvec_q5_1(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
+                 int64_t nt, float* y, int64_t ys);
+void matvec_q2_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
+                 int64_t nt, float* y, int64_t ys);
+void matvec_q3_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
+                 int64_t nt, float* y, int64_t ys);
 void matvec_q4_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
                  int64_t nt, float* y, int64_t ys);
 void matvec_q5_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,

@@ -75,29 +75,98 @@ struct Q8_0Kernel {
   }
 };
 
-struct Q4_0Kernel {
+// Bit 4 of each of the 32 levels of a Q5_0 / Q5_1 block (0 or 16 per byte, in element order):
+// bit j of the little-endian qh is element j's. Byte j gets qh byte j / 8, then bit j % 8.
+inline __m256i fifth_bits(const uint8_t* qh) {
+  const __m256i bytes =
+      _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(load_u32(qh))),
+                          _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2,
+                                           2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201));
+  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit),
+                          _mm256_set1_epi8(16));
+}
+
+// The legacy 32-element formats against Q8_0 / Q8_1 activations. Format::levels gives the
+// block's levels as unsigned bytes in element order; kOffset (levels stand for q - kOffset) is
+// folded into the integer sum as kOffset * the activations' sums; kMin formats (Q4_1, Q5_1)
+// add the twin's m * s term.
+struct FmtQ4_0 {
+  using Block = BlockQ4_0;
+  using XBlock = BlockQ8_0;
+  static constexpr int kOffset = 8;
+  static constexpr bool kMin = false;
+  static __m256i levels(const Block& b) { return nibbles(b.qs); }
+  static __m256i nibbles(const uint8_t* qs) {
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0f));
+  }
+};
+struct FmtQ4_1 {
+  using Block = BlockQ4_1;
+  using XBlock = BlockQ8_1;
+  static constexpr int kOffset = 0;
+  static constexpr bool kMin = true;
+  static __m256i levels(const Block& b) { return FmtQ4_0::nibbles(b.qs); }
+};
+struct FmtQ5_0 {
+  using Block = BlockQ5_0;
+  using XBlock = BlockQ8_0;
+  static constexpr int kOffset = 16;
+  static constexpr bool kMin = false;
+  static __m256i levels(const Block& b) {
+    return _mm256_or_si256(FmtQ4_0::nibbles(b.qs), fifth_bits(b.qh));
+  }
+};
+struct FmtQ5_1 {
+  using Block = BlockQ5_1;
+  using XBlock = BlockQ8_1;
+  static constexpr int kOffset = 0;
+  static constexpr bool kMin = true;
+  static __m256i levels(const Block& b) {
+    return _mm256_or_si256(FmtQ4_0::nibbles(b.qs), fifth_bits(b.qh));
+  }
+};
+
+template <class F>
+struct LegacyKernel {
+  using Block = typename F::Block;
+
   template <int R>
   [[gnu::always_inline]] static void run(int64_t n, const uint8_t* w, size_t w_stride, size_t ahead,
                                          const uint8_t* xp, float* out) {
-    const auto* x = reinterpret_cast<const BlockQ8_0*>(xp);
-    const __m256i low = _mm256_set1_epi8(0x0f);
+    const auto* x = reinterpret_cast<const typename F::XBlock*>(xp);
     __m128 acc = _mm_setzero_ps();
     for (int64_t b = 0; b < n / kQK; ++b) {
       const __m256i xv = load256(x[b].qs);
-      const __m256i corr = dot_u8s8(_mm256_set1_epi8(8), xv);  // 8 * sums of 4 activations
+      __m256i corr = _mm256_setzero_si256();  // kOffset * sums of 4 activations
+      if constexpr (F::kOffset != 0) corr = dot_u8s8(_mm256_set1_epi8(F::kOffset), xv);
       __m256i dot[R];
 #pragma GCC unroll 4
       for (int r = 0; r < R; ++r) {
-        const auto& wb = block_at<BlockQ4_0>(w, w_stride, r, b);
+        const Block& wb = block_at<Block>(w, w_stride, r, b);
         prefetch_ahead(wb, ahead);
-        const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wb.qs));
-        const __m256i wv = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), low);
-        dot[r] = _mm256_sub_epi32(dot_u8s8(wv, xv), corr);
+        dot[r] = dot_u8s8(F::levels(wb), xv);  // levels <= 31: no int16 saturation
+        if constexpr (F::kOffset != 0) dot[r] = _mm256_sub_epi32(dot[r], corr);
       }
-      const __m128 dw = f16_lanes<R>(
-          reinterpret_cast<const uint8_t*>(&block_at<BlockQ4_0>(w, w_stride, 0, b).d), w_stride);
-      acc = _mm_add_ps(acc, _mm_mul_ps(_mm_mul_ps(_mm_cvtepi32_ps(row_sums<R>(dot)), dw),
-                                       _mm_set1_ps(f16_scalar(x[b].d))));
+      const __m128 isum = _mm_cvtepi32_ps(row_sums<R>(dot));
+      const auto* first = reinterpret_cast<const uint8_t*>(&block_at<Block>(w, w_stride, 0, b));
+      const float dx = f16_scalar(x[b].d);
+      if constexpr (F::kMin) {
+        // Twin: sum += (d_w * d_x) * isum + m * s. d and m are adjacent: d of row r in lane r,
+        // m in lane 4 + r, multiplied by d_x and s alike.
+        static_assert(offsetof(Block, m) == offsetof(Block, d) + 2);
+        const __m256 dm =
+            _mm256_mul_ps(f16_pair_lanes<R>(first + offsetof(Block, d), w_stride),
+                          _mm256_setr_m128(_mm_set1_ps(dx), _mm_set1_ps(f16_scalar(x[b].s))));
+        acc = _mm_add_ps(acc, _mm_add_ps(_mm_mul_ps(_mm256_castps256_ps128(dm), isum),
+                                         _mm256_extractf128_ps(dm, 1)));
+      } else {
+        // Twin: sum += isum * d_w * d_x.
+        acc = _mm_add_ps(
+            acc, _mm_mul_ps(_mm_mul_ps(isum, f16_lanes<R>(first + offsetof(Block, d), w_stride)),
+                            _mm_set1_ps(dx)));
+      }
     }
     store_rows<R>(acc, out);
   }
@@ -269,6 +338,108 @@ struct Q6_KKernel {
   }
 };
 
+// Q3_K's sixteen 6-bit scales (stored + 32, see tensor/quants_k_low.cpp) as the signed words
+// sc_i - 32: low 4 bits from the nibbles of bytes 0-7, high 2 bits from bytes 8-11 (scale i:
+// bits 2 (i / 4) of byte 8 + i % 4, one 32-bit shift per group of four).
+inline __m256i q3_k_scales(const uint8_t* packed) {
+  const __m128i low4 = _mm_set1_epi8(0x0f);
+  const __m128i a = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(packed));
+  const __m128i lo =
+      _mm_unpacklo_epi64(_mm_and_si128(a, low4), _mm_and_si128(_mm_srli_epi16(a, 4), low4));
+  const __m128i hi =
+      _mm_and_si128(_mm_srlv_epi32(_mm_set1_epi32(static_cast<int>(load_u32(packed + 8))),
+                                   _mm_setr_epi32(0, 2, 4, 6)),
+                    _mm_set1_epi8(3));
+  const __m128i stored = _mm_or_si128(lo, _mm_slli_epi16(hi, 4));
+  return _mm256_cvtepi8_epi16(_mm_sub_epi8(stored, _mm_set1_epi8(32)));
+}
+
+// Q2_K / Q3_K x Q8_K: 2-bit fields (element 128h + 32k + l in bits 2k of qs[32h + l]; Q3_K's
+// third bit is bit 4h + k of hmask[l]), sixteen 16-element sub-blocks whose scales are
+// broadcast as words as in Q6_KKernel. Q2_K: 4-bit scales and mins, the mins against the
+// activations' 16-element sums. Q3_K: signed scales and levels q - 4, the -4 folded into the
+// integer sum through the same sums.
+template <bool kQ3>
+struct LowKKernel {
+  using Block = std::conditional_t<kQ3, BlockQ3_K, BlockQ2_K>;
+
+  // Bit j of each byte of hm moved to bit 2 (the third bit of a Q3_K level).
+  static __m256i third_bit(__m256i hm, int j) {
+    const __m256i v = j >= 2 ? _mm256_srl_epi16(hm, _mm_cvtsi32_si128(j - 2))
+                             : _mm256_sll_epi16(hm, _mm_cvtsi32_si128(2 - j));
+    return _mm256_and_si256(v, _mm256_set1_epi8(4));
+  }
+
+  template <int R>
+  [[gnu::always_inline]] static void run(int64_t n, const uint8_t* w, size_t w_stride, size_t ahead,
+                                         const uint8_t* xp, float* out) {
+    const auto* x = reinterpret_cast<const BlockQ8_K*>(xp);
+    const __m256i ctl[4] = {word_broadcast_control(0, 1), word_broadcast_control(2, 3),
+                            word_broadcast_control(4, 5), word_broadcast_control(6, 7)};
+    const __m256i three = _mm256_set1_epi8(3);
+    __m128 acc = _mm_setzero_ps();
+    for (int64_t b = 0; b < n / kQKK; ++b) {
+      const BlockQ8_K& xb = x[b];
+      const __m256i bsums = load256(xb.bsums);
+      __m256i isums[R], min_sums[R];
+      for (int r = 0; r < R; ++r) {
+        const Block& wb = block_at<Block>(w, w_stride, r, b);
+        prefetch_ahead(wb, ahead);
+        __m256i sc16, isum, hm;
+        if constexpr (kQ3) {
+          sc16 = q3_k_scales(wb.scales);
+          // -4 * sum_i sc_i * bsums_i
+          isum = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                  _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsums), 2));
+          hm = load256(wb.hmask);
+        } else {
+          const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wb.scales));
+          const __m128i low4 = _mm_set1_epi8(0x0f);
+          sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(packed, low4));
+          // sum_i m_i * (activation sum of sub-block i)
+          min_sums[r] = _mm256_madd_epi16(
+              _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), low4)), bsums);
+          isum = _mm256_setzero_si256();
+        }
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {
+          // Scales 8h..8h+7 as words in both lanes.
+          const __m256i sc = h == 0 ? _mm256_permute2x128_si256(sc16, sc16, 0x00)
+                                    : _mm256_permute2x128_si256(sc16, sc16, 0x11);
+          const __m256i v = load256(wb.qs + 32 * h);
+#pragma GCC unroll 4
+          for (int k = 0; k < 4; ++k) {
+            __m256i q = _mm256_and_si256(_mm256_srl_epi16(v, _mm_cvtsi32_si128(2 * k)), three);
+            if constexpr (kQ3) q = _mm256_or_si256(q, third_bit(hm, 4 * h + k));
+            // levels <= 7: pairs far from int16 saturation
+            const __m256i p = _mm256_maddubs_epi16(q, load256(xb.qs + 128 * h + 32 * k));
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, _mm256_shuffle_epi8(sc, ctl[k])));
+          }
+        }
+        isums[r] = isum;
+      }
+      const auto* first = reinterpret_cast<const uint8_t*>(&block_at<Block>(w, w_stride, 0, b));
+      if constexpr (kQ3) {
+        // Twin: sum += d * x.d * isum.
+        acc = _mm_add_ps(acc,
+                         _mm_mul_ps(_mm_mul_ps(f16_lanes<R>(first + offsetof(Block, d), w_stride),
+                                               _mm_set1_ps(xb.d)),
+                                    _mm_cvtepi32_ps(row_sums<R>(isums))));
+      } else {
+        // Twin: sum += x.d * d * isum - x.d * dmin * min_sum. Row r's d in lane r, its dmin in
+        // lane 4 + r.
+        static_assert(offsetof(Block, dmin) == offsetof(Block, d) + 2);
+        const __m256 dd = f16_pair_lanes<R>(first + offsetof(Block, d), w_stride);
+        const __m256i sums = _mm256_set_m128i(row_sums<R>(min_sums), row_sums<R>(isums));
+        const __m256 pq =
+            _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(xb.d), dd), _mm256_cvtepi32_ps(sums));
+        acc = _mm_add_ps(acc, _mm_sub_ps(_mm256_castps256_ps128(pq), _mm256_extractf128_ps(pq, 1)));
+      }
+    }
+    store_rows<R>(acc, out);
+  }
+};
+
 }  // namespace
 
 void matvec_q8_0(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
@@ -277,7 +448,27 @@ void matvec_q8_0(int64_t n, const void* w, size_t ws, int64_t nr, const void* x,
 }
 void matvec_q4_0(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
                  int64_t nt, float* y, int64_t ys) {
-  matvec_rows<Q4_0Kernel>(n, w, ws, nr, x, xs, nt, y, ys);
+  matvec_rows<LegacyKernel<FmtQ4_0>>(n, w, ws, nr, x, xs, nt, y, ys);
+}
+void matvec_q4_1(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
+                 int64_t nt, float* y, int64_t ys) {
+  matvec_rows<LegacyKernel<FmtQ4_1>>(n, w, ws, nr, x, xs, nt, y, ys);
+}
+void matvec_q5_0(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
+                 int64_t nt, float* y, int64_t ys) {
+  matvec_rows<LegacyKernel<FmtQ5_0>>(n, w, ws, nr, x, xs, nt, y, ys);
+}
+void matvec_q5_1(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
+                 int64_t nt, float* y, int64_t ys) {
+  matvec_rows<LegacyKernel<FmtQ5_1>>(n, w, ws, nr, x, xs, nt, y, ys);
+}
+void matvec_q2_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
+                 int64_t nt, float* y, int64_t ys) {
+  matvec_rows<LowKKernel<false>>(n, w, ws, nr, x, xs, nt, y, ys);
+}
+void matvec_q3_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
+                 int64_t nt, float* y, int64_t ys) {
+  matvec_rows<LowKKernel<true>>(n, w, ws, nr, x, xs, nt, y, ys);
 }
 void matvec_q4_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
                  int64_t nt, float* y, int64_t ys) {
