@@ -144,4 +144,20 @@ inline void q6_k_levels(const uint8_t* ql, const uint8_t* qh, int h, __m256i* q)
                          _mm256_and_si256(_mm256_srli_epi16(hb, 2), bits45));
 }
 
+// Levels of elements 128h + 32k + [0, 32) of a Q2_K / Q3_K super-block (see
+// tensor/quants_k_low.cpp): bits 2k of qs[32h + l] (qs_h: the 32 bytes at qs + 32h); for Q3_K
+// (hmask: its 32 bytes, else null) bit 4h + k of hmask[l] on top as bit 2. A 16-bit shift moves
+// that bit to bit 2 of the same byte (it never crosses a byte boundary under the mask).
+inline __m256i low_k_levels(__m256i qs_h, const __m256i* hmask, int h, int k) {
+  __m256i q =
+      _mm256_and_si256(_mm256_srl_epi16(qs_h, _mm_cvtsi32_si128(2 * k)), _mm256_set1_epi8(3));
+  if (hmask != nullptr) {
+    const int j = 4 * h + k;
+    const __m256i moved = j >= 2 ? _mm256_srl_epi16(*hmask, _mm_cvtsi32_si128(j - 2))
+                                 : _mm256_sll_epi16(*hmask, _mm_cvtsi32_si128(2 - j));
+    q = _mm256_or_si256(q, _mm256_and_si256(moved, _mm256_set1_epi8(4)));
+  }
+  return q;
+}
+
 }  // namespace pocket::kernels::avx2

@@ -199,11 +199,15 @@ struct FmtQ6_K {
     o.d[e / kBlock] = f16_scalar(b.d);
   }
 };
-inline void two_bits(const uint8_t* qs,
-                     uint8_t* q) {  // element 128h + 32k + l: bits 2k of qs[32h + l]
-  for (int e = 0; e < kQKK; ++e) {
-    const int h = e / 128, k = (e % 128) / 32, l = e % 32;
-    q[e] = (qs[32 * h + l] >> (2 * k)) & 3;
+// Levels of a Q2_K / Q3_K super-block (hmask: Q3_K's, else null) as bytes in element order.
+inline void low_k_block_levels(const uint8_t* qs, const uint8_t* hmask, uint8_t* q) {
+  __m256i hm;
+  if (hmask != nullptr) hm = load256(hmask);
+  for (int h = 0; h < 2; ++h) {
+    const __m256i v = load256(qs + 32 * h);
+    for (int k = 0; k < 4; ++k) {
+      store256(q + 128 * h + 32 * k, low_k_levels(v, hmask != nullptr ? &hm : nullptr, h, k));
+    }
   }
 }
 struct FmtQ2_K {
@@ -212,7 +216,7 @@ struct FmtQ2_K {
   static constexpr int kBlock = kQKK, kSub = 16, kOffset = 0, kQMax = 3;
   static constexpr bool kMin = true, kSigned = false;
   static void unpack(const Block& b, int64_t e, const RowOut& o) {
-    two_bits(b.qs, o.q + e);
+    low_k_block_levels(b.qs, nullptr, o.q + e);
     for (int s = 0; s < 16; ++s) o.sc[s] = word_pair(b.scales[s] & 0x0f, b.scales[s] & 0x0f);
     for (int i = 0; i < 8; ++i)
       o.m_pair[i] = word_pair(b.scales[2 * i] >> 4, b.scales[2 * i + 1] >> 4);
@@ -226,11 +230,7 @@ struct FmtQ3_K {
   static constexpr int kBlock = kQKK, kSub = 16, kOffset = 4, kQMax = 7;
   static constexpr bool kMin = false, kSigned = false;
   static void unpack(const Block& b, int64_t e, const RowOut& o) {
-    uint8_t* q = o.q + e;
-    two_bits(b.qs, q);
-    for (int i = 0; i < kQKK; ++i) {
-      if (b.hmask[i % 32] & (1u << (i / 32))) q[i] = static_cast<uint8_t>(q[i] | 4);
-    }
+    low_k_block_levels(b.qs, b.hmask, o.q + e);
     int sc[16];
     for (int i = 0; i < 16; ++i) {
       const int lo = i < 8 ? b.scales[i] & 0x0f : b.scales[i - 8] >> 4;

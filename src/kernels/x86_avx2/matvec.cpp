@@ -363,20 +363,12 @@ template <bool kQ3>
 struct LowKKernel {
   using Block = std::conditional_t<kQ3, BlockQ3_K, BlockQ2_K>;
 
-  // Bit j of each byte of hm moved to bit 2 (the third bit of a Q3_K level).
-  static __m256i third_bit(__m256i hm, int j) {
-    const __m256i v = j >= 2 ? _mm256_srl_epi16(hm, _mm_cvtsi32_si128(j - 2))
-                             : _mm256_sll_epi16(hm, _mm_cvtsi32_si128(2 - j));
-    return _mm256_and_si256(v, _mm256_set1_epi8(4));
-  }
-
   template <int R>
   [[gnu::always_inline]] static void run(int64_t n, const uint8_t* w, size_t w_stride, size_t ahead,
                                          const uint8_t* xp, float* out) {
     const auto* x = reinterpret_cast<const BlockQ8_K*>(xp);
     const __m256i ctl[4] = {word_broadcast_control(0, 1), word_broadcast_control(2, 3),
                             word_broadcast_control(4, 5), word_broadcast_control(6, 7)};
-    const __m256i three = _mm256_set1_epi8(3);
     __m128 acc = _mm_setzero_ps();
     for (int64_t b = 0; b < n / kQKK; ++b) {
       const BlockQ8_K& xb = x[b];
@@ -409,8 +401,7 @@ struct LowKKernel {
           const __m256i v = load256(wb.qs + 32 * h);
 #pragma GCC unroll 4
           for (int k = 0; k < 4; ++k) {
-            __m256i q = _mm256_and_si256(_mm256_srl_epi16(v, _mm_cvtsi32_si128(2 * k)), three);
-            if constexpr (kQ3) q = _mm256_or_si256(q, third_bit(hm, 4 * h + k));
+            const __m256i q = low_k_levels(v, kQ3 ? &hm : nullptr, h, k);
             // levels <= 7: pairs far from int16 saturation
             const __m256i p = _mm256_maddubs_epi16(q, load256(xb.qs + 128 * h + 32 * k));
             isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, _mm256_shuffle_epi8(sc, ctl[k])));
