@@ -144,6 +144,25 @@ inline void q6_k_levels(const uint8_t* ql, const uint8_t* qh, int h, __m256i* q)
                          _mm256_and_si256(_mm256_srli_epi16(hb, 2), bits45));
 }
 
+// The 32 levels of a Q4_0 / Q4_1 block (the low 4 bits of Q5_0 / Q5_1) in element order: byte
+// j of qs holds element j in its low nibble and element j + 16 in its high one.
+inline __m256i nibble_levels(const uint8_t* qs) {
+  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0f));
+}
+
+// Bit 4 of the 32 levels of a Q5_0 / Q5_1 block (0 or 16 per byte, in element order): bit j of
+// the little-endian qh is element j's. Byte j gets qh byte j / 8, then bit j % 8.
+inline __m256i fifth_bit_levels(const uint8_t* qh) {
+  const __m256i bytes =
+      _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(load_u32(qh))),
+                          _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2,
+                                           2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201));
+  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit),
+                          _mm256_set1_epi8(16));
+}
+
 // Levels of elements 128h + 32k + [0, 32) of a Q2_K / Q3_K super-block (see
 // tensor/quants_k_low.cpp): bits 2k of qs[32h + l] (qs_h: the 32 bytes at qs + 32h); for Q3_K
 // (hmask: its 32 bytes, else null) bit 4h + k of hmask[l] on top as bit 2. A 16-bit shift moves

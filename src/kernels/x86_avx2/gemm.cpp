@@ -81,17 +81,6 @@ struct RowOut {
 
 // ---- formats: levels q stand for q - kOffset; kQMax bounds q (for kSteps) ----
 
-inline void nibbles_legacy(const uint8_t* qs, uint8_t* q) {
-  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-  const __m128i low = _mm_set1_epi8(0x0f);
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm_and_si128(v, low));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16), _mm_and_si128(_mm_srli_epi16(v, 4), low));
-}
-inline void fifth_bits(const uint8_t* qh_bytes, uint8_t* q) {
-  const uint32_t qh = load_u32(qh_bytes);
-  for (int j = 0; j < 32; ++j) q[j] = static_cast<uint8_t>(q[j] | (((qh >> j) & 1u) << 4));
-}
-
 struct FmtQ8_0 {
   using Block = BlockQ8_0;
   static constexpr Act kAct = Act::Q8_0;
@@ -110,7 +99,7 @@ struct FmtQ4_0 {
   static constexpr int kBlock = kQK, kSub = 32, kOffset = 8, kQMax = 15;
   static constexpr bool kMin = false, kSigned = false;
   static void unpack(const Block& b, int64_t e, const RowOut& o) {
-    nibbles_legacy(b.qs, o.q + e);
+    store256(o.q + e, nibble_levels(b.qs));
     o.d[e / kBlock] = f16_scalar(b.d);
   }
 };
@@ -120,7 +109,7 @@ struct FmtQ4_1 {
   static constexpr int kBlock = kQK, kSub = 32, kOffset = 0, kQMax = 15;
   static constexpr bool kMin = true, kSigned = false;
   static void unpack(const Block& b, int64_t e, const RowOut& o) {
-    nibbles_legacy(b.qs, o.q + e);
+    store256(o.q + e, nibble_levels(b.qs));
     o.d[e / kBlock] = f16_scalar(b.d);
     o.m[e / kBlock] = f16_scalar(b.m);
   }
@@ -131,8 +120,7 @@ struct FmtQ5_0 {
   static constexpr int kBlock = kQK, kSub = 32, kOffset = 16, kQMax = 31;
   static constexpr bool kMin = false, kSigned = false;
   static void unpack(const Block& b, int64_t e, const RowOut& o) {
-    nibbles_legacy(b.qs, o.q + e);
-    fifth_bits(b.qh, o.q + e);
+    store256(o.q + e, _mm256_or_si256(nibble_levels(b.qs), fifth_bit_levels(b.qh)));
     o.d[e / kBlock] = f16_scalar(b.d);
   }
 };
@@ -142,8 +130,7 @@ struct FmtQ5_1 {
   static constexpr int kBlock = kQK, kSub = 32, kOffset = 0, kQMax = 31;
   static constexpr bool kMin = true, kSigned = false;
   static void unpack(const Block& b, int64_t e, const RowOut& o) {
-    nibbles_legacy(b.qs, o.q + e);
-    fifth_bits(b.qh, o.q + e);
+    store256(o.q + e, _mm256_or_si256(nibble_levels(b.qs), fifth_bit_levels(b.qh)));
     o.d[e / kBlock] = f16_scalar(b.d);
     o.m[e / kBlock] = f16_scalar(b.m);
   }

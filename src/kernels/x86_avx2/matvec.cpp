@@ -75,18 +75,6 @@ struct Q8_0Kernel {
   }
 };
 
-// Bit 4 of each of the 32 levels of a Q5_0 / Q5_1 block (0 or 16 per byte, in element order):
-// bit j of the little-endian qh is element j's. Byte j gets qh byte j / 8, then bit j % 8.
-inline __m256i fifth_bits(const uint8_t* qh) {
-  const __m256i bytes =
-      _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(load_u32(qh))),
-                          _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2,
-                                           2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
-  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201));
-  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit),
-                          _mm256_set1_epi8(16));
-}
-
 // The legacy 32-element formats against Q8_0 / Q8_1 activations. Format::levels gives the
 // block's levels as unsigned bytes in element order; kOffset (levels stand for q - kOffset) is
 // folded into the integer sum as kOffset * the activations' sums; kMin formats (Q4_1, Q5_1)
@@ -96,18 +84,14 @@ struct FmtQ4_0 {
   using XBlock = BlockQ8_0;
   static constexpr int kOffset = 8;
   static constexpr bool kMin = false;
-  static __m256i levels(const Block& b) { return nibbles(b.qs); }
-  static __m256i nibbles(const uint8_t* qs) {
-    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0f));
-  }
+  static __m256i levels(const Block& b) { return nibble_levels(b.qs); }
 };
 struct FmtQ4_1 {
   using Block = BlockQ4_1;
   using XBlock = BlockQ8_1;
   static constexpr int kOffset = 0;
   static constexpr bool kMin = true;
-  static __m256i levels(const Block& b) { return FmtQ4_0::nibbles(b.qs); }
+  static __m256i levels(const Block& b) { return nibble_levels(b.qs); }
 };
 struct FmtQ5_0 {
   using Block = BlockQ5_0;
@@ -115,7 +99,7 @@ struct FmtQ5_0 {
   static constexpr int kOffset = 16;
   static constexpr bool kMin = false;
   static __m256i levels(const Block& b) {
-    return _mm256_or_si256(FmtQ4_0::nibbles(b.qs), fifth_bits(b.qh));
+    return _mm256_or_si256(nibble_levels(b.qs), fifth_bit_levels(b.qh));
   }
 };
 struct FmtQ5_1 {
@@ -124,7 +108,7 @@ struct FmtQ5_1 {
   static constexpr int kOffset = 0;
   static constexpr bool kMin = true;
   static __m256i levels(const Block& b) {
-    return _mm256_or_si256(FmtQ4_0::nibbles(b.qs), fifth_bits(b.qh));
+    return _mm256_or_si256(nibble_levels(b.qs), fifth_bit_levels(b.qh));
   }
 };
 
