@@ -360,6 +360,10 @@ const bool kRegistered = [] {
                                  type)
         ->Args({2048, 256, 0})
         ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("Gemm/" + std::string(dtype_name(type))).c_str(), BM_Gemm, type)
+        ->Args({2048, 256, 512})
+        ->Args({576, 1536, 512})
+        ->Unit(benchmark::kMillisecond);
   }
   benchmark::RegisterBenchmark("AttentionRow", BM_AttentionRow)
       ->Args({512, 64, 1})

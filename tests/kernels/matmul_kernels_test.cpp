@@ -105,11 +105,13 @@ std::vector<Case> cases(DType type, bool many_tokens) {
       }
     }
   }
-  if (many_tokens && !is_float) {
-    // Past the GEMMs' blocking: a K chunk cut short (legacy 288 = 256 + 32), two row panels
-    // and two token blocks (over 64 rows and 64 tokens).
-    out.push_back({type, k_quant ? 512 : 288, 70, 70, WeightKind::Quantized});
-    out.push_back({type, k_quant ? 512 : 288, 70, 70, WeightKind::RandomBits});
+  if (many_tokens) {
+    // Past the GEMMs' blocking: a K chunk cut short (legacy 288 = 256 + 32; float: two passes
+    // over K, then a tail of 3 after the 16-element steps), two row panels and two token
+    // blocks (over 64 rows and 64 tokens).
+    const int64_t n = k_quant ? 512 : is_float ? 2051 : 288;
+    out.push_back({type, n, 70, 70, WeightKind::Quantized});
+    out.push_back({type, n, 70, 70, WeightKind::RandomBits});
   }
   return out;
 }

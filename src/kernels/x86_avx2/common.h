@@ -44,6 +44,37 @@ inline __m256 abs_ps(__m256 v) {
   return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v);
 }
 
+// Eight F32 / F16 / BF16 values at element k of p as floats (load), or one (one): what the
+// float dot products and the float GEMM read weights (and activations) with.
+struct LoadF32 {
+  static __m256 load(const void* p, int64_t k) {
+    return _mm256_loadu_ps(static_cast<const float*>(p) + k);
+  }
+  static float one(const void* p, int64_t k) { return static_cast<const float*>(p)[k]; }
+};
+struct LoadF16 {
+  static __m256 load(const void* p, int64_t k) {
+    return _mm256_cvtph_ps(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + k)));
+  }
+  static float one(const void* p, int64_t k) {
+    return f16_scalar(static_cast<const uint16_t*>(p)[k]);
+  }
+};
+struct LoadBF16 {
+  static __m256 load(const void* p, int64_t k) {
+    const __m128i h =
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + k));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+  static float one(const void* p, int64_t k) {
+    const uint32_t bits = static_cast<uint32_t>(static_cast<const uint16_t*>(p)[k]) << 16;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+  }
+};
+
 // Sum of each 4 consecutive products of unsigned a and signed b bytes, as int32 lanes
 // (what vpdpbusd does; here maddubs + madd). Pairs must not saturate int16:
 // callers keep a <= 128 or a * |b| small enough.

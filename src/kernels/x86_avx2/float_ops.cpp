@@ -13,35 +13,6 @@
 namespace pocket::kernels::avx2 {
 namespace {
 
-struct LoadF32 {
-  static __m256 load(const void* p, int64_t k) {
-    return _mm256_loadu_ps(static_cast<const float*>(p) + k);
-  }
-  static float one(const void* p, int64_t k) { return static_cast<const float*>(p)[k]; }
-};
-struct LoadF16 {
-  static __m256 load(const void* p, int64_t k) {
-    return _mm256_cvtph_ps(
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + k)));
-  }
-  static float one(const void* p, int64_t k) {
-    return f16_scalar(static_cast<const uint16_t*>(p)[k]);
-  }
-};
-struct LoadBF16 {
-  static __m256 load(const void* p, int64_t k) {
-    const __m128i h =
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + k));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-  }
-  static float one(const void* p, int64_t k) {
-    const uint32_t bits = static_cast<uint32_t>(static_cast<const uint16_t*>(p)[k]) << 16;
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return f;
-  }
-};
-
 template <class L>
 float lane_dot(int64_t n, const void* w, const void* x) {
   // Lanes 0..7 in acc[0], 8..15 in acc[1]; the tail goes to lane k mod 16 like the twin.

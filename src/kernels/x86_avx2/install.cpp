@@ -43,6 +43,9 @@ bool install_avx2(KernelTable& table) {
                      DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
     table.gemm[static_cast<size_t>(type)] = avx2::gemm_ops(type);
   }
+  for (DType type : {DType::F32, DType::F16, DType::BF16}) {
+    table.gemm[static_cast<size_t>(type)] = avx2::float_gemm_ops(type);
+  }
   return true;
 }
 

@@ -47,6 +47,7 @@ void attention_flash(const AttentionFlashArgs& a);
 void attention_q8_tile(const float* s, int n, const float* levels, const float* scales,
                        int head_dim, float* max, float* sum, float* acc);
 
-const GemmOps* gemm_ops(DType type);
+const GemmOps* gemm_ops(DType type);        // quantized weights
+const GemmOps* float_gemm_ops(DType type);  // F32, F16, BF16 weights
 
 }  // namespace pocket::kernels::avx2
