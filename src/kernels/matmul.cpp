@@ -177,14 +177,12 @@ void matmul_gemm(std::span<const GemmTarget> targets, const float* x, int64_t n_
   });
 }
 
-// The GEMM kernels of w's type when a batch of n_tokens takes them, else nullptr. Quantized
-// types without a matvec kernel take the GEMM at any batch size (their vec_dot is the scalar
-// twin; the results are the same). Float types decode by their vec_dot, a SIMD dot product.
+// The GEMM kernels of w's type when a batch of n_tokens takes them, else nullptr. Types without
+// a matvec kernel take the GEMM at any batch size (its results are the same).
 const GemmOps* gemm_for(const KernelTable& table, const TensorView& w, int64_t n_tokens) {
   const GemmOps* gemm = table.gemm[static_cast<size_t>(w.type)];
-  const bool is_float = w.type == DType::F32 || w.type == DType::F16 || w.type == DType::BF16;
-  const bool has_row_kernel = table.matvec[static_cast<size_t>(w.type)] != nullptr || is_float;
-  return gemm != nullptr && (n_tokens >= kGemmMinTokens || !has_row_kernel) ? gemm : nullptr;
+  const bool has_matvec = table.matvec[static_cast<size_t>(w.type)] != nullptr;
+  return gemm != nullptr && (n_tokens >= kGemmMinTokens || !has_matvec) ? gemm : nullptr;
 }
 
 // One weight matrix of a matvec region and its range of chunks in the region's chunk list.

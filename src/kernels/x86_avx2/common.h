@@ -4,6 +4,7 @@
 
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -74,6 +75,21 @@ struct LoadBF16 {
     return f;
   }
 };
+
+// The end of the float dot product (kernels/ref/float_dots.cpp) for one row and token, from
+// its 16 lane sums over the whole multiples of 16 (lane: 32-byte aligned): the elements past
+// them into lanes 0.. by fused multiply-add (x_at(k): the activation at element k), then the
+// tree 16 -> 8 -> 4 -> 2 -> 1.
+template <class L, class X>
+inline float finish_lanes(float* lane, const void* w, int64_t n, X x_at) {
+  const int64_t n16 = n / 16 * 16;
+  for (int64_t i = 0; n16 + i < n; ++i)
+    lane[i] = std::fma(L::one(w, n16 + i), x_at(n16 + i), lane[i]);
+  const __m256 s8 = _mm256_add_ps(_mm256_load_ps(lane), _mm256_load_ps(lane + 8));
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+}
 
 // Sum of each 4 consecutive products of unsigned a and signed b bytes, as int32 lanes
 // (what vpdpbusd does; here maddubs + madd). Pairs must not saturate int16:

@@ -25,13 +25,7 @@ float lane_dot(int64_t n, const void* w, const void* x) {
   alignas(32) float lane[16];
   _mm256_store_ps(lane, acc[0]);
   _mm256_store_ps(lane + 8, acc[1]);
-  for (int64_t i = 0; k + i < n; ++i)
-    lane[i] = std::fma(L::one(w, k + i), L::one(x, k + i), lane[i]);
-  // 16 -> 8 -> 4 -> 2 -> 1.
-  const __m256 s8 = _mm256_add_ps(_mm256_load_ps(lane), _mm256_load_ps(lane + 8));
-  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+  return finish_lanes<L>(lane, w, n, [&](int64_t i) { return L::one(x, i); });
 }
 
 // exp: x = n ln2 + r, |r| <= ln2/2, degree-7 polynomial, times 2^n built in two steps so that

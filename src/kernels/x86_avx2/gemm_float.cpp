@@ -77,21 +77,14 @@ void accumulate(const void* w, const float* g, int64_t k0, int64_t k1, Partials&
   }
 }
 
-// out[t * out_stride] = the dot product of weight row w with token t < count: the tail past
-// the last whole 16 elements into its lanes, then the dot product's tree 16 -> 8 -> 4 -> 2 -> 1.
+// out[t * out_stride] = the dot product of weight row w with token t < count.
 template <class L>
 void finish(int64_t n, const void* w, const float* g, int count, Partials& p, float* out,
             int64_t out_stride) {
-  const int64_t n16 = n / 16 * 16;
-  const float* tail = g + (n16 / 16) * (kTokens * 16);
+  const float* tail = g + (n / 16) * (kTokens * 16);  // the tokens' last (partial) 16
   for (int t = 0; t < count; ++t) {
-    float* lane = p[t];
-    for (int64_t i = 0; n16 + i < n; ++i)
-      lane[i] = std::fma(L::one(w, n16 + i), tail[t * 16 + i], lane[i]);
-    const __m256 s8 = _mm256_add_ps(_mm256_load_ps(lane), _mm256_load_ps(lane + 8));
-    const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-    const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-    out[t * out_stride] = _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+    out[t * out_stride] =
+        finish_lanes<L>(p[t], w, n, [&](int64_t k) { return tail[t * 16 + k % 16]; });
   }
 }
 

@@ -28,6 +28,9 @@ bool install_avx2(KernelTable& table) {
   set(DType::Q5_K, table.matvec, avx2::matvec_q5_k);
   set(DType::Q6_K, table.matvec, avx2::matvec_q6_k);
 
+  set(DType::F32, table.matvec, avx2::matvec_f32);
+  set(DType::F16, table.matvec, avx2::matvec_f16);
+  set(DType::BF16, table.matvec, avx2::matvec_bf16);
   set(DType::F32, table.vec_dot, avx2::dot_f32);
   set(DType::F16, table.vec_dot, avx2::dot_f16);
   set(DType::BF16, table.vec_dot, avx2::dot_bf16);

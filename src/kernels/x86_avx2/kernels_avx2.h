@@ -35,6 +35,12 @@ void matvec_q5_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x,
 void matvec_q6_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
                  int64_t nt, float* y, int64_t ys);
 
+void matvec_f32(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
+                int64_t nt, float* y, int64_t ys);
+void matvec_f16(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
+                int64_t nt, float* y, int64_t ys);
+void matvec_bf16(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
+                 int64_t nt, float* y, int64_t ys);
 float dot_f32(int64_t n, const void* w, const void* x);
 float dot_f16(int64_t n, const void* w, const void* x);
 float dot_bf16(int64_t n, const void* w, const void* x);

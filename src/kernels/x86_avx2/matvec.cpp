@@ -415,6 +415,38 @@ struct LowKKernel {
   }
 };
 
+// F32 / F16 / BF16 weights (activations of the same type): the float dot product's 16 lanes
+// (two 8-lane accumulators of fused multiply-adds, then finish_lanes) for R rows at once, each
+// activation vector converted once for all of them and every row read as its own prefetched
+// stream, as the quantized kernels do. Bit-identical to the dot product.
+template <class L, int kElementBytes>
+struct FloatKernel {
+  template <int R>
+  [[gnu::always_inline]] static void run(int64_t n, const uint8_t* w, size_t w_stride, size_t ahead,
+                                         const uint8_t* xp, float* out) {
+    __m256 acc[R][2];
+    for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int64_t k = 0; k + 16 <= n; k += 16) {
+      const __m256 x0 = L::load(xp, k), x1 = L::load(xp, k + 8);
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* row = w + static_cast<size_t>(r) * w_stride;
+        if ((k * kElementBytes) % 64 == 0)
+          __builtin_prefetch(row + k * kElementBytes + ahead, 0, 3);
+        acc[r][0] = _mm256_fmadd_ps(L::load(row, k), x0, acc[r][0]);
+        acc[r][1] = _mm256_fmadd_ps(L::load(row, k + 8), x1, acc[r][1]);
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      alignas(32) float lane[16];
+      _mm256_store_ps(lane, acc[r][0]);
+      _mm256_store_ps(lane + 8, acc[r][1]);
+      out[r] = finish_lanes<L>(lane, w + static_cast<size_t>(r) * w_stride, n,
+                               [&](int64_t i) { return L::one(xp, i); });
+    }
+  }
+};
+
 }  // namespace
 
 void matvec_q8_0(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
@@ -456,6 +488,19 @@ void matvec_q5_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x,
 void matvec_q6_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
                  int64_t nt, float* y, int64_t ys) {
   matvec_rows<Q6_KKernel>(n, w, ws, nr, x, xs, nt, y, ys);
+}
+
+void matvec_f32(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
+                int64_t nt, float* y, int64_t ys) {
+  matvec_rows<FloatKernel<LoadF32, 4>>(n, w, ws, nr, x, xs, nt, y, ys);
+}
+void matvec_f16(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
+                int64_t nt, float* y, int64_t ys) {
+  matvec_rows<FloatKernel<LoadF16, 2>>(n, w, ws, nr, x, xs, nt, y, ys);
+}
+void matvec_bf16(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
+                 int64_t nt, float* y, int64_t ys) {
+  matvec_rows<FloatKernel<LoadBF16, 2>>(n, w, ws, nr, x, xs, nt, y, ys);
 }
 
 }  // namespace pocket::kernels::avx2
