@@ -1,10 +1,10 @@
-// AVX2 matrix-vector kernels for decode (no VNNI: maddubs + madd do the integer dots). Four
-// rows at a time (one from each of matvec_driver.h's row streams, each prefetched ahead)
-// share each activation block. Bit-identical to the scalar vec_dot (exact
-// integer block sums, then the twin's float operations in order, one row per lane), like the
-// AVX-512 kernels. The short loops over rows and sub-blocks carry `#pragma GCC unroll`: -O3
-// (Release) unrolls them anyway, but at -O2 GCC kept them as loops with their sums on the
-// stack, 20-45% slower.
+// AVX2 matrix-vector kernels for decode, for every quantized type and F32/F16/BF16 (no VNNI:
+// maddubs + madd do the integer dots). Four rows at a time (one from each of matvec_driver.h's
+// row streams, each prefetched ahead) share each activation block. Bit-identical to the scalar
+// vec_dot (exact integer block sums, then the twin's float operations in order, one row per
+// lane; the float types in the float dot product's lane order), like the AVX-512 kernels.
+// The short loops over rows and sub-blocks carry `#pragma GCC unroll`: -O3 (Release) unrolls
+// them anyway, but at -O2 GCC kept them as loops with their sums on the stack, 20-45% slower.
 #include <algorithm>
 #include <cstddef>
 #include <type_traits>
