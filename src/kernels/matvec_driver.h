@@ -45,9 +45,13 @@ inline void prefetch_ahead(const Block& b, size_t ahead) {
 // prefetchers do not follow: measured on a 2-core Zen 3 VM, Q8_0 rows of 576 reached 65% of
 // a plain streaming read that way and over 100% as four streams (2048-wide rows: 85% -> 98%).
 // The rows left over (n_rows % kMatvecRows) go one at a time.
+// noinline: one function per kernel, whatever else the ISA file holds. When GCC inlined it into
+// its single caller (the AVX2 file grew new kernels), the Q8_0 kernel's code changed and ran
+// 8-12% slower in `kernels_bench` Matvec/Q8_0 (paired runs).
 template <class Kernel>
-void matvec_rows(int64_t n, const void* w, size_t row_bytes, int64_t n_rows, const void* x,
-                 size_t x_stride, int64_t n_tokens, float* y, int64_t y_stride) {
+[[gnu::noinline]] void matvec_rows(int64_t n, const void* w, size_t row_bytes, int64_t n_rows,
+                                   const void* x, size_t x_stride, int64_t n_tokens, float* y,
+                                   int64_t y_stride) {
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* xb = static_cast<const uint8_t*>(x);
   const size_t ahead = stream_prefetch_distance(row_bytes);
