@@ -17,20 +17,6 @@ bool install_avx2(KernelTable& table) {
   set(DType::F16, table.quantize_row, avx2::convert_f16);
   set(DType::BF16, table.quantize_row, avx2::convert_bf16);
 
-  set(DType::Q8_0, table.matvec, avx2::matvec_q8_0);
-  set(DType::Q4_0, table.matvec, avx2::matvec_q4_0);
-  set(DType::Q4_1, table.matvec, avx2::matvec_q4_1);
-  set(DType::Q5_0, table.matvec, avx2::matvec_q5_0);
-  set(DType::Q5_1, table.matvec, avx2::matvec_q5_1);
-  set(DType::Q2_K, table.matvec, avx2::matvec_q2_k);
-  set(DType::Q3_K, table.matvec, avx2::matvec_q3_k);
-  set(DType::Q4_K, table.matvec, avx2::matvec_q4_k);
-  set(DType::Q5_K, table.matvec, avx2::matvec_q5_k);
-  set(DType::Q6_K, table.matvec, avx2::matvec_q6_k);
-
-  set(DType::F32, table.matvec, avx2::matvec_f32);
-  set(DType::F16, table.matvec, avx2::matvec_f16);
-  set(DType::BF16, table.matvec, avx2::matvec_bf16);
   set(DType::F32, table.vec_dot, avx2::dot_f32);
   set(DType::F16, table.vec_dot, avx2::dot_f16);
   set(DType::BF16, table.vec_dot, avx2::dot_bf16);
@@ -42,12 +28,15 @@ bool install_avx2(KernelTable& table) {
   table.attention_flash = avx2::attention_flash;
   table.attention_q8_tile = avx2::attention_q8_tile;
 
+  // Every weight type with a matvec (decode) and a GEMM (prompt batches).
   for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q2_K,
                      DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
-    table.gemm[static_cast<size_t>(type)] = avx2::gemm_ops(type);
+    set(type, table.matvec, avx2::matvec(type));
+    set(type, table.gemm, avx2::gemm_ops(type));
   }
   for (DType type : {DType::F32, DType::F16, DType::BF16}) {
-    table.gemm[static_cast<size_t>(type)] = avx2::float_gemm_ops(type);
+    set(type, table.matvec, avx2::matvec(type));
+    set(type, table.gemm, avx2::float_gemm_ops(type));
   }
   return true;
 }

@@ -14,33 +14,6 @@ void quantize_q8_k(const float* src, void* dst, int64_t n);
 void convert_f16(const float* src, void* dst, int64_t n);
 void convert_bf16(const float* src, void* dst, int64_t n);
 
-void matvec_q8_0(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys);
-void matvec_q4_0(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys);
-void matvec_q4_1(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys);
-void matvec_q5_0(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys);
-void matvec_q5_1(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys);
-void matvec_q2_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys);
-void matvec_q3_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys);
-void matvec_q4_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys);
-void matvec_q5_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys);
-void matvec_q6_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys);
-
-void matvec_f32(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                int64_t nt, float* y, int64_t ys);
-void matvec_f16(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                int64_t nt, float* y, int64_t ys);
-void matvec_bf16(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys);
 float dot_f32(int64_t n, const void* w, const void* x);
 float dot_f16(int64_t n, const void* w, const void* x);
 float dot_bf16(int64_t n, const void* w, const void* x);
@@ -53,6 +26,8 @@ void attention_flash(const AttentionFlashArgs& a);
 void attention_q8_tile(const float* s, int n, const float* levels, const float* scales,
                        int head_dim, float* max, float* sum, float* acc);
 
+// Decode matvec of a weight type (every quantized type and F32/F16/BF16), else nullptr.
+MatvecFn matvec(DType type);
 const GemmOps* gemm_ops(DType type);        // quantized weights
 const GemmOps* float_gemm_ops(DType type);  // F32, F16, BF16 weights
 

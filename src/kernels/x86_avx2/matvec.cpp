@@ -449,58 +449,37 @@ struct FloatKernel {
 
 }  // namespace
 
-void matvec_q8_0(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys) {
-  matvec_rows<Q8_0Kernel>(n, w, ws, nr, x, xs, nt, y, ys);
-}
-void matvec_q4_0(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys) {
-  matvec_rows<LegacyKernel<FmtQ4_0>>(n, w, ws, nr, x, xs, nt, y, ys);
-}
-void matvec_q4_1(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys) {
-  matvec_rows<LegacyKernel<FmtQ4_1>>(n, w, ws, nr, x, xs, nt, y, ys);
-}
-void matvec_q5_0(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys) {
-  matvec_rows<LegacyKernel<FmtQ5_0>>(n, w, ws, nr, x, xs, nt, y, ys);
-}
-void matvec_q5_1(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys) {
-  matvec_rows<LegacyKernel<FmtQ5_1>>(n, w, ws, nr, x, xs, nt, y, ys);
-}
-void matvec_q2_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys) {
-  matvec_rows<LowKKernel<false>>(n, w, ws, nr, x, xs, nt, y, ys);
-}
-void matvec_q3_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys) {
-  matvec_rows<LowKKernel<true>>(n, w, ws, nr, x, xs, nt, y, ys);
-}
-void matvec_q4_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys) {
-  matvec_rows<ScaleMinKernel<false>>(n, w, ws, nr, x, xs, nt, y, ys);
-}
-void matvec_q5_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys) {
-  matvec_rows<ScaleMinKernel<true>>(n, w, ws, nr, x, xs, nt, y, ys);
-}
-void matvec_q6_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys) {
-  matvec_rows<Q6_KKernel>(n, w, ws, nr, x, xs, nt, y, ys);
-}
-
-void matvec_f32(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                int64_t nt, float* y, int64_t ys) {
-  matvec_rows<FloatKernel<LoadF32, 4>>(n, w, ws, nr, x, xs, nt, y, ys);
-}
-void matvec_f16(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                int64_t nt, float* y, int64_t ys) {
-  matvec_rows<FloatKernel<LoadF16, 2>>(n, w, ws, nr, x, xs, nt, y, ys);
-}
-void matvec_bf16(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys) {
-  matvec_rows<FloatKernel<LoadBF16, 2>>(n, w, ws, nr, x, xs, nt, y, ys);
+MatvecFn matvec(DType type) {
+  switch (type) {
+    case DType::Q8_0:
+      return matvec_rows<Q8_0Kernel>;
+    case DType::Q4_0:
+      return matvec_rows<LegacyKernel<FmtQ4_0>>;
+    case DType::Q4_1:
+      return matvec_rows<LegacyKernel<FmtQ4_1>>;
+    case DType::Q5_0:
+      return matvec_rows<LegacyKernel<FmtQ5_0>>;
+    case DType::Q5_1:
+      return matvec_rows<LegacyKernel<FmtQ5_1>>;
+    case DType::Q2_K:
+      return matvec_rows<LowKKernel<false>>;
+    case DType::Q3_K:
+      return matvec_rows<LowKKernel<true>>;
+    case DType::Q4_K:
+      return matvec_rows<ScaleMinKernel<false>>;
+    case DType::Q5_K:
+      return matvec_rows<ScaleMinKernel<true>>;
+    case DType::Q6_K:
+      return matvec_rows<Q6_KKernel>;
+    case DType::F32:
+      return matvec_rows<FloatKernel<LoadF32, 4>>;
+    case DType::F16:
+      return matvec_rows<FloatKernel<LoadF16, 2>>;
+    case DType::BF16:
+      return matvec_rows<FloatKernel<LoadBF16, 2>>;
+    default:
+      return nullptr;
+  }
 }
 
 }  // namespace pocket::kernels::avx2
