@@ -129,7 +129,7 @@ struct LegacyKernel {
 #pragma GCC unroll 4
       for (int r = 0; r < R; ++r) {
         const Block& wb = block_at<Block>(w, w_stride, r, b);
-        prefetch_ahead(wb, ahead);
+        prefetch_ahead(b, wb, ahead);
         dot[r] = dot_u8s8(F::levels(wb), xv);  // levels <= 31: no int16 saturation
         if constexpr (F::kOffset != 0) dot[r] = _mm256_sub_epi32(dot[r], corr);
       }
