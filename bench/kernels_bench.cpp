@@ -1,9 +1,9 @@
 // Micro-benchmarks of the compute kernels (issue 6): activation quantizers, decode matvec per
 // weight type (bytes/s of weights streamed, at a size that fits in L2 and at one far larger
 // than the last-level cache), the prefill GEMM per type (multiply-adds/s), attention rows,
-// SwiGLU and f16 conversion. Each runs the active table (POCKET_KERNELS=scalar|avx2 picks
-// another); single-threaded except MatmulThreads and StreamReadThreads (the pool, 1 and 2
-// threads).
+// prefill attention, decode attention at depth (bytes/s of cache), SwiGLU and f16 conversion.
+// Each runs the active table (POCKET_KERNELS=scalar|avx2 picks another); single-threaded except
+// MatmulThreads, StreamReadThreads, AttentionPrefill and AttentionDecode (the pool's threads).
 #include <benchmark/benchmark.h>
 #include <sys/mman.h>
 
@@ -217,6 +217,67 @@ void BM_AttentionPrefill(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * n * (n + 1) / 2 * p.n_heads);
 }
 
+// Decode attention at depth through the driver, on a cache far larger than the caches: one
+// query at position n - 1 against n keys, for `layers` layers' caches in turn (each in the
+// engine's head-major layout), as a token's decode reads them. args: n, heads, KV heads,
+// head_dim, threads, layers. Bytes/s of cache read; share_of_stream as in MatmulThreads (a
+// streaming read of the same bytes after each token's attention, their time ratio).
+void BM_AttentionDecode(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  kernels::AttentionParams p;
+  p.n_heads = static_cast<int>(state.range(1));
+  p.n_kv_heads = static_cast<int>(state.range(2));
+  p.head_dim = static_cast<int>(state.range(3));
+  p.scale = 1.0f / std::sqrt(static_cast<float>(p.head_dim));
+  p.kv_type = DType::F16;
+  p.kv_capacity = n;
+  const int threads = static_cast<int>(state.range(4));
+  const int64_t layers = state.range(5);
+  ThreadPool pool(threads);
+  kernels::Workspace ws;
+  const int64_t rows = n * p.n_kv_heads;
+  const size_t rb = row_bytes(p.kv_type, p.head_dim);
+  const size_t layer_bytes = 2 * rb * static_cast<size_t>(rows);  // keys, then values
+  AlignedBuffer<uint8_t> kv(layer_bytes * static_cast<size_t>(layers));
+  const auto f = gaussian(2 * rows * p.head_dim, 6);
+  for (int64_t r = 0; r < 2 * rows; ++r) {
+    kernels::store_kv_row(f.data() + r * p.head_dim, p.kv_type, kv.data() + rb * r, p.head_dim);
+  }
+  for (int64_t l = 1; l < layers; ++l) {
+    std::memcpy(kv.data() + layer_bytes * static_cast<size_t>(l), kv.data(), layer_bytes);
+  }
+  const auto q = gaussian(int64_t{p.n_heads} * p.head_dim, 5);
+  const int32_t pos = static_cast<int32_t>(n - 1);
+  std::vector<float> out(q.size());
+  const auto* words = reinterpret_cast<const uint64_t*>(kv.data());
+  const size_t n_words = kv.size() / 64 * 8;
+  std::vector<uint64_t> sink(static_cast<size_t>(threads));
+  auto stream = [&](int t, int nt) {
+    const size_t w0 = n_words * static_cast<size_t>(t) / static_cast<size_t>(nt) / 8 * 8;
+    const size_t w1 = n_words * static_cast<size_t>(t + 1) / static_cast<size_t>(nt) / 8 * 8;
+    sink[static_cast<size_t>(t)] += stream_sum_interleaved(words, w0, w1);
+  };
+  double attention_seconds = 0, stream_seconds = 0;
+  for (auto _ : state) {
+    const double t0 = now_seconds();
+    for (int64_t l = 0; l < layers; ++l) {
+      const uint8_t* k = kv.data() + layer_bytes * static_cast<size_t>(l);
+      kernels::attention(p, q.data(), 1, &pos, k, k + layer_bytes / 2, n, out.data(), pool, ws);
+    }
+    const double t1 = now_seconds();
+    benchmark::DoNotOptimize(out.data());
+    state.PauseTiming();
+    const double t2 = now_seconds();
+    pool.run(stream);
+    stream_seconds += now_seconds() - t2;
+    attention_seconds += t1 - t0;
+    state.ResumeTiming();
+  }
+  benchmark::DoNotOptimize(sink.data());
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(kv.size()));
+  state.counters["share_of_stream"] = stream_seconds / attention_seconds;
+}
+
 void BM_Swiglu(benchmark::State& state) {
   const int64_t n = 8192;
   const auto g = gaussian(n, 1), u = gaussian(n, 2);
@@ -375,6 +436,11 @@ const bool kRegistered = [] {
       ->Args({512, 16, 8, 128, 2, 0})  // qwen3-0.6b
       ->Args({2048, 16, 8, 128, 2, 0})
       ->Args({2048, 16, 8, 128, 2, 1})  // q8_0 cache
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
+  benchmark::RegisterBenchmark("AttentionDecode", BM_AttentionDecode)
+      ->Args({3072, 9, 3, 64, 2, 30})    // smollm2-135m at depth 3072: 71 MB of cache
+      ->Args({3072, 16, 8, 128, 2, 28})  // qwen3-0.6b: 352 MB
       ->Unit(benchmark::kMillisecond)
       ->UseRealTime();
   benchmark::RegisterBenchmark("StreamRead", BM_StreamRead)
