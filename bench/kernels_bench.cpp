@@ -217,11 +217,42 @@ void BM_AttentionPrefill(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * n * (n + 1) / 2 * p.n_heads);
 }
 
+// Runs work() (decode work that reads n_bytes at bytes once) per iteration, each followed,
+// untimed, by a streaming read of the same bytes with the pool's threads (as four interleaved
+// streams, like pocket bench's bound). Reports bytes/s and share_of_stream (their time ratio):
+// what the work reaches of the bandwidth the machine gives right then, a figure that survives
+// other load on a shared machine.
+template <class Work>
+void time_against_stream(benchmark::State& state, ThreadPool& pool, const void* bytes,
+                         size_t n_bytes, Work&& work) {
+  const auto* words = static_cast<const uint64_t*>(bytes);
+  const size_t n_words = n_bytes / 64 * 8;
+  std::vector<uint64_t> sink(static_cast<size_t>(pool.size()));
+  auto stream = [&](int t, int nt) {
+    const size_t w0 = n_words * static_cast<size_t>(t) / static_cast<size_t>(nt) / 8 * 8;
+    const size_t w1 = n_words * static_cast<size_t>(t + 1) / static_cast<size_t>(nt) / 8 * 8;
+    sink[static_cast<size_t>(t)] += stream_sum_interleaved(words, w0, w1);
+  };
+  double work_seconds = 0, stream_seconds = 0;
+  for (auto _ : state) {
+    const double t0 = now_seconds();
+    work();
+    work_seconds += now_seconds() - t0;
+    state.PauseTiming();
+    const double t1 = now_seconds();
+    pool.run(stream);
+    stream_seconds += now_seconds() - t1;
+    state.ResumeTiming();
+  }
+  benchmark::DoNotOptimize(sink.data());
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(n_bytes));
+  state.counters["share_of_stream"] = stream_seconds / work_seconds;
+}
+
 // Decode attention at depth through the driver, on a cache far larger than the caches: one
 // query at position n - 1 against n keys, for `layers` layers' caches in turn (each in the
 // engine's head-major layout), as a token's decode reads them. args: n, heads, KV heads,
-// head_dim, threads, layers. Bytes/s of cache read; share_of_stream as in MatmulThreads (a
-// streaming read of the same bytes after each token's attention, their time ratio).
+// head_dim, threads, layers. Bytes/s of cache read and share_of_stream (time_against_stream).
 void BM_AttentionDecode(benchmark::State& state) {
   const int64_t n = state.range(0);
   kernels::AttentionParams p;
@@ -249,33 +280,13 @@ void BM_AttentionDecode(benchmark::State& state) {
   const auto q = gaussian(int64_t{p.n_heads} * p.head_dim, 5);
   const int32_t pos = static_cast<int32_t>(n - 1);
   std::vector<float> out(q.size());
-  const auto* words = reinterpret_cast<const uint64_t*>(kv.data());
-  const size_t n_words = kv.size() / 64 * 8;
-  std::vector<uint64_t> sink(static_cast<size_t>(threads));
-  auto stream = [&](int t, int nt) {
-    const size_t w0 = n_words * static_cast<size_t>(t) / static_cast<size_t>(nt) / 8 * 8;
-    const size_t w1 = n_words * static_cast<size_t>(t + 1) / static_cast<size_t>(nt) / 8 * 8;
-    sink[static_cast<size_t>(t)] += stream_sum_interleaved(words, w0, w1);
-  };
-  double attention_seconds = 0, stream_seconds = 0;
-  for (auto _ : state) {
-    const double t0 = now_seconds();
+  time_against_stream(state, pool, kv.data(), kv.size(), [&] {
     for (int64_t l = 0; l < layers; ++l) {
       const uint8_t* k = kv.data() + layer_bytes * static_cast<size_t>(l);
       kernels::attention(p, q.data(), 1, &pos, k, k + layer_bytes / 2, n, out.data(), pool, ws);
     }
-    const double t1 = now_seconds();
     benchmark::DoNotOptimize(out.data());
-    state.PauseTiming();
-    const double t2 = now_seconds();
-    pool.run(stream);
-    stream_seconds += now_seconds() - t2;
-    attention_seconds += t1 - t0;
-    state.ResumeTiming();
-  }
-  benchmark::DoNotOptimize(sink.data());
-  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(kv.size()));
-  state.counters["share_of_stream"] = stream_seconds / attention_seconds;
+  });
 }
 
 void BM_Swiglu(benchmark::State& state) {
@@ -303,8 +314,8 @@ void BM_ToF16(benchmark::State& state) {
 // args: n, n_rows, threads, huge_pages. The whole decode matmul (activation quantization, row
 // chunks claimed by the pool's threads, the matvec kernel) on weights far larger than the caches,
 // on 4 KiB pages like a mapped model file (huge_pages = 1: transparent 2 MiB pages): bytes/s of
-// weights, to compare with StreamReadThreads at the same thread count. The gap is what
-// threading, the kernel and address translation leave of the memory bandwidth.
+// weights and share_of_stream (time_against_stream). The gap is what threading, the kernel and
+// address translation leave of the memory bandwidth.
 void BM_MatmulThreads(benchmark::State& state, DType type) {
   const int64_t n = state.range(0), n_rows = state.range(1);
   const int threads = static_cast<int>(state.range(2));
@@ -324,34 +335,10 @@ void BM_MatmulThreads(benchmark::State& state, DType type) {
   std::vector<float> y(static_cast<size_t>(n_rows));
   ThreadPool pool(threads);
   kernels::Workspace ws;
-  // Each matmul is followed by a streaming read of the same weights with the same threads (as
-  // four interleaved streams, like pocket bench's bound); share_of_stream (their time ratio) is
-  // what the kernel reaches of the bandwidth the machine gives right then, a figure that
-  // survives other load on a shared machine.
-  const auto* words = static_cast<const uint64_t*>(mapped);
-  const size_t n_words = w_bytes / 64 * 8;
-  std::vector<uint64_t> sink(static_cast<size_t>(threads));
-  auto stream = [&](int t, int nt) {
-    const size_t w0 = n_words * static_cast<size_t>(t) / static_cast<size_t>(nt) / 8 * 8;
-    const size_t w1 = n_words * static_cast<size_t>(t + 1) / static_cast<size_t>(nt) / 8 * 8;
-    sink[static_cast<size_t>(t)] += stream_sum_interleaved(words, w0, w1);
-  };
-  double matmul_seconds = 0, stream_seconds = 0;
-  for (auto _ : state) {
-    const double t0 = now_seconds();
+  time_against_stream(state, pool, mapped, w_bytes, [&] {
     kernels::matmul(w, x.data(), 1, y.data(), pool, ws);
-    const double t1 = now_seconds();
     benchmark::DoNotOptimize(y.data());
-    state.PauseTiming();
-    const double t2 = now_seconds();
-    pool.run(stream);
-    stream_seconds += now_seconds() - t2;
-    matmul_seconds += t1 - t0;
-    state.ResumeTiming();
-  }
-  benchmark::DoNotOptimize(sink.data());
-  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(w_bytes));
-  state.counters["share_of_stream"] = stream_seconds / matmul_seconds;
+  });
   munmap(mapped, w_bytes);
 }
 
