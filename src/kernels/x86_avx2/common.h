@@ -45,15 +45,18 @@ inline __m256 abs_ps(__m256 v) {
   return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v);
 }
 
-// Eight F32 / F16 / BF16 values at element k of p as floats (load), or one (one): what the
-// float dot products and the float GEMM read weights (and activations) with.
+// Eight F32 / F16 / BF16 values at element k of p as floats (load), or one (one), and the
+// bytes of an element: what the float dot products, matvec and GEMM read weights (and
+// activations) with.
 struct LoadF32 {
+  static constexpr int kBytes = 4;
   static __m256 load(const void* p, int64_t k) {
     return _mm256_loadu_ps(static_cast<const float*>(p) + k);
   }
   static float one(const void* p, int64_t k) { return static_cast<const float*>(p)[k]; }
 };
 struct LoadF16 {
+  static constexpr int kBytes = 2;
   static __m256 load(const void* p, int64_t k) {
     return _mm256_cvtph_ps(
         _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + k)));
@@ -63,6 +66,7 @@ struct LoadF16 {
   }
 };
 struct LoadBF16 {
+  static constexpr int kBytes = 2;
   static __m256 load(const void* p, int64_t k) {
     const __m128i h =
         _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + k));

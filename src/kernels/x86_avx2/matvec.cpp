@@ -419,7 +419,7 @@ struct LowKKernel {
 // (two 8-lane accumulators of fused multiply-adds, then finish_lanes) for R rows at once, each
 // activation vector converted once for all of them and every row read as its own prefetched
 // stream, as the quantized kernels do. Bit-identical to the dot product.
-template <class L, int kElementBytes>
+template <class L>
 struct FloatKernel {
   template <int R>
   [[gnu::always_inline]] static void run(int64_t n, const uint8_t* w, size_t w_stride, size_t ahead,
@@ -431,8 +431,7 @@ struct FloatKernel {
 #pragma GCC unroll 4
       for (int r = 0; r < R; ++r) {
         const uint8_t* row = w + static_cast<size_t>(r) * w_stride;
-        if ((k * kElementBytes) % 64 == 0)
-          __builtin_prefetch(row + k * kElementBytes + ahead, 0, 3);
+        if ((k * L::kBytes) % 64 == 0) __builtin_prefetch(row + k * L::kBytes + ahead, 0, 3);
         acc[r][0] = _mm256_fmadd_ps(L::load(row, k), x0, acc[r][0]);
         acc[r][1] = _mm256_fmadd_ps(L::load(row, k + 8), x1, acc[r][1]);
       }
@@ -472,11 +471,11 @@ MatvecFn matvec(DType type) {
     case DType::Q6_K:
       return matvec_rows<Q6_KKernel>;
     case DType::F32:
-      return matvec_rows<FloatKernel<LoadF32, 4>>;
+      return matvec_rows<FloatKernel<LoadF32>>;
     case DType::F16:
-      return matvec_rows<FloatKernel<LoadF16, 2>>;
+      return matvec_rows<FloatKernel<LoadF16>>;
     case DType::BF16:
-      return matvec_rows<FloatKernel<LoadBF16, 2>>;
+      return matvec_rows<FloatKernel<LoadBF16>>;
     default:
       return nullptr;
   }
