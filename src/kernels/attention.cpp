@@ -204,7 +204,23 @@ void attention(const AttentionParams& p, const float* q, int64_t n_queries, cons
                       16
                 : heads_per_task * n_kv + attention_row_scratch(heads_per_task, p.head_dim) + 16;
   const int64_t per_thread = (need + 15) / 16 * 16;
-  float* scratch = ws.floats(static_cast<size_t>(per_thread * pool.size()));
+  // f16 keys in the position-major layout are first copied into blocks (key_index), each KV
+  // head's after the other, padded to a whole block; KvCache keeps them that way.
+  const bool copy_keys = !q8 && p.kv_capacity == 0;
+  const int64_t padded_kv = (n_kv + kKeyBlock - 1) / kKeyBlock * kKeyBlock;
+  const int64_t copy_floats = copy_keys ? (padded_kv * kv_dim + 1) / 2 : 0;
+  float* scratch = ws.floats(static_cast<size_t>(per_thread * pool.size() + copy_floats));
+  auto* key_blocks = reinterpret_cast<uint16_t*>(scratch + per_thread * pool.size());
+  if (copy_keys) {
+    const auto* rows = static_cast<const uint16_t*>(k);
+    for (int64_t h = 0; h < p.n_kv_heads; ++h) {
+      uint16_t* head = key_blocks + h * padded_kv * p.head_dim;
+      for (int64_t j = 0; j < padded_kv; ++j) {
+        const uint16_t* row = rows + std::min(j, n_kv - 1) * kv_dim + h * p.head_dim;
+        for (int d = 0; d < p.head_dim; ++d) head[key_index(j, d, p.head_dim)] = row[d];
+      }
+    }
+  }
 
   // Query row i of the heads from h0 on (its f16 cache rows, if that is the cache type).
   auto row_of = [&](int64_t i, int h0) {
@@ -212,8 +228,10 @@ void attention(const AttentionParams& p, const float* q, int64_t n_queries, cons
     const int64_t pos = q_pos[i];
     const int64_t first = p.window > 0 ? std::max<int64_t>(0, pos - p.window + 1) : 0;
     const int64_t last = p.causal ? std::min<int64_t>(n_kv, pos + 1) : n_kv;
-    const auto* kb = static_cast<const uint8_t*>(k) + static_cast<size_t>(kvh) * kv_head_bytes;
-    const auto* vb = static_cast<const uint8_t*>(v) + static_cast<size_t>(kvh) * kv_head_bytes;
+    const auto* kb =
+        copy_keys ? reinterpret_cast<const uint8_t*>(key_blocks + kvh * padded_kv * p.head_dim)
+                  : static_cast<const uint8_t*>(k) + kvh * kv_head_bytes;
+    const auto* vb = static_cast<const uint8_t*>(v) + kvh * kv_head_bytes;
     return AttentionRow{q + i * q_stride + static_cast<int64_t>(h0) * p.head_dim,
                         p.head_dim,
                         heads_per_task,

@@ -2,6 +2,7 @@
 // one at start-up; also the public entry points that are thin wrappers over a table entry.
 #include "kernels/dispatch.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -130,6 +131,16 @@ void store_kv_row(const float* x, DType type, void* out, int64_t n) {
     active_table().quantize_row[static_cast<size_t>(DType::Q8_0)](x, out, n);
   } else {
     active_table().to_f16(x, static_cast<uint16_t*>(out), n);
+  }
+}
+
+void store_key_in_blocks(const float* x, uint16_t* head_keys, int64_t j, int head_dim) {
+  constexpr int kChunk = 256;
+  uint16_t bits[kChunk];
+  for (int d0 = 0; d0 < head_dim; d0 += kChunk) {
+    const int n = std::min(kChunk, head_dim - d0);
+    active_table().to_f16(x + d0, bits, n);
+    for (int d = 0; d < n; ++d) head_keys[key_index(j, d0 + d, head_dim)] = bits[d];
   }
 }
 

@@ -41,6 +41,16 @@ using SwigluFn = void (*)(const float* gate, const float* up, int64_t n, float* 
 // weight may be null (no scale).
 using RmsNormFn = void (*)(const float* x, const float* weight, int64_t n, float eps, float* out);
 using ToF16Fn = void (*)(const float* x, uint16_t* out, int64_t n);
+// f16 keys are kept in blocks of kKeyBlock positions, one dimension's eight keys side by side:
+// key j's dimension d at keys[(j / kKeyBlock * head_dim + d) * kKeyBlock + j % kKeyBlock] (the
+// block of key j starts at j * head_dim for j a multiple of kKeyBlock). A score is an FMA chain
+// over the dimensions; this way the SIMD kernels run eight of them in the lanes of a vector
+// straight from the cache, with no transpose.
+constexpr int kKeyBlock = 8;
+constexpr int64_t key_index(int64_t j, int d, int head_dim) {
+  return (j / kKeyBlock * head_dim + d) * kKeyBlock + j % kKeyBlock;
+}
+
 // One query row against keys/values [first, last) of one KV head, for `n_heads` query heads
 // that share it (q, out: [n_heads][head_dim], head_stride floats apart): what both attention
 // kernels are given.
@@ -49,8 +59,8 @@ struct AttentionRow {
   int64_t head_stride;
   int n_heads;
   int head_dim;
-  const uint16_t* k;  // row j at k + j * kv_stride
-  const uint16_t* v;
+  const uint16_t* k;  // the KV head's keys in blocks (key_index); valid to a whole block past last
+  const uint16_t* v;  // value row j at v + j * kv_stride
   int64_t kv_stride;
   int64_t first, last;
   float scale;
@@ -65,19 +75,20 @@ struct AttentionRowArgs : AttentionRow {
   float* scores;   // [n_heads][n_kv]
   float* scratch;  // attention_row_scratch(n_heads, head_dim) floats
 };
-// Keys whose scores the two-pass kernels compute together (converted to f32 once).
+// Keys whose scores the two-pass kernels compute together.
 constexpr int kScoreKeys = 32;
-// Scratch floats of one two-pass call: the heads' queries at f16 precision and kScoreKeys keys
-// in f32 (the scalar twin needs less: q and an accumulator of one head).
+// Scratch floats of one two-pass call: the heads' queries at f16 precision (the scalar twin
+// needs q and an accumulator of one head).
 constexpr int64_t attention_row_scratch(int n_heads, int head_dim) {
-  return (int64_t{n_heads} + kScoreKeys) * head_dim;
+  return (int64_t{n_heads} + 1) * head_dim;
 }
 using AttentionRowFn = void (*)(const AttentionRowArgs& args);
 
 // The two-pass kernel on several consecutive query rows of one KV group (prefill): query i
 // (positions p, p + 1, ...) reads q + i * query_stride, writes out + i * query_stride and
 // covers keys [first, last + i). Each row's result is attention_row's on it (its definition
-// and scalar twin); what the rows share, each block of keys and values converted to f32, is
+// and scalar twin); what the rows share, each block of keys read and each tile of values
+// converted to f32, is
 // done once for all of them.
 struct AttentionRowsArgs : AttentionRowArgs {
   int n_queries;
@@ -87,9 +98,9 @@ struct AttentionRowsArgs : AttentionRowArgs {
 // Cache rows whose values attention_rows converts to f32 at a time.
 constexpr int kValueTile = 32;
 // Scratch floats of one call: the rows' queries at f16 precision and their value sums
-// ([rows][head_dim] each), kScoreKeys keys and a tile of values in f32.
+// ([rows][head_dim] each) and a tile of values in f32.
 constexpr int64_t attention_rows_scratch(int n_heads, int n_queries, int head_dim) {
-  return (2 * int64_t{n_heads} * n_queries + kScoreKeys + kValueTile) * head_dim;
+  return (2 * int64_t{n_heads} * n_queries + kValueTile) * head_dim;
 }
 using AttentionRowsFn = void (*)(const AttentionRowsArgs& args);
 

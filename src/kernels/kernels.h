@@ -57,8 +57,8 @@ void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t 
 void get_row(const TensorView& table, int64_t index, float* out);
 
 struct RopeParams {
-  int n_rot = 0;               // rotated dimensions per head (<= head_dim)
-  bool neox = false;           // pair (i, i + n_rot/2) instead of (2i, 2i+1)
+  int n_rot = 0;      // rotated dimensions per head (<= head_dim)
+  bool neox = false;  // pair (i, i + n_rot/2) instead of (2i, 2i+1)
   float freq_base = 10000.0f;
   float freq_scale = 1.0f;
   const float* freq_factors = nullptr;  // [n_rot/2] divisors (Llama 3 rope_freqs), optional
@@ -82,7 +82,7 @@ struct AttentionParams {
   int n_heads = 0;
   int n_kv_heads = 0;
   int head_dim = 0;
-  float scale = 1.0f;   // multiplies q.k
+  float scale = 1.0f;    // multiplies q.k
   float softcap = 0.0f;  // if > 0: score = softcap * tanh(score / softcap)
   int window = 0;        // if > 0: a query at position p sees keys at positions > p - window
   bool causal = true;
@@ -91,8 +91,10 @@ struct AttentionParams {
   // one that keeps the reference engine's rounding. Q8_0 is always fused.
   bool flash = false;
   // Layout of k and v: 0, position-major ([n_kv][n_kv_heads][head_dim]); else head-major,
-  // [n_kv_heads][kv_capacity][head_dim] (each KV head's rows contiguous; kv_capacity >= n_kv,
-  // the cache's size), what KvCache keeps.
+  // what KvCache keeps: values (and q8_0 keys) [n_kv_heads][kv_capacity][head_dim], each KV
+  // head's rows contiguous; f16 keys [n_kv_heads][kv_capacity * head_dim] with each head's
+  // keys in blocks of eight positions (kernels::key_index; kv_capacity >= n_kv, a multiple of
+  // 8).
   int64_t kv_capacity = 0;
 };
 
@@ -108,5 +110,8 @@ void attention(const AttentionParams& params, const float* q, int64_t n_queries,
 void to_f16(const float* x, uint16_t* out, int64_t n);
 // One KV cache row: n f32 values stored as `type` (F16, or Q8_0 blocks with n % 32 == 0).
 void store_kv_row(const float* x, DType type, void* out, int64_t n);
+// One f16 key of head_dim values stored at position j of a KV head's keys in blocks
+// (AttentionParams::kv_capacity).
+void store_key_in_blocks(const float* x, uint16_t* head_keys, int64_t j, int head_dim);
 
 }  // namespace pocket::kernels

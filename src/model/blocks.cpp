@@ -133,16 +133,13 @@ void cached_attention(const Batch& batch, int64_t layer, const kernels::Attentio
       const int64_t t = seg.first + i;
       for (int64_t h = 0; h < params.n_kv_heads; ++h) {
         const int64_t x = t * kv_dim + h * params.head_dim;
-        kernels::store_kv_row(k + x, cache.type(), cache.key_row(layer, h, positions[t]),
-                              params.head_dim);
-        kernels::store_kv_row(v + x, cache.type(), cache.value_row(layer, h, positions[t]),
-                              params.head_dim);
+        cache.store(layer, h, positions[t], k + x, v + x);
       }
     }
     const int64_t n_kv = cache.size() + seg.count;
     kernels::AttentionParams p = params;
     p.kv_type = cache.type();
-    p.kv_capacity = cache.n_ctx();
+    p.kv_capacity = cache.capacity();
     kernels::attention(p, q + seg.first * q_dim, seg.count, positions + seg.first,
                        cache.keys(layer), cache.values(layer), n_kv, out + seg.first * q_dim, pool,
                        ws);

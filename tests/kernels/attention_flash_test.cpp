@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernel_test_util.h"
@@ -103,6 +104,9 @@ struct Data {
     std::vector<float> scratch(
         static_cast<size_t>(kernels::attention_flash_scratch(group, c.head_dim)),
         std::numeric_limits<float>::quiet_NaN());
+    std::vector<std::vector<uint16_t>> keys;
+    for (int g = 0; g < c.n_kv_heads; ++g)
+      keys.push_back(key_blocks(k, c.n_kv, kv_dim, int64_t{g} * c.head_dim, c.head_dim));
     for (int64_t i = 0; i < c.n_queries; ++i) {
       for (int g = 0; g < c.n_kv_heads; ++g) {
         kernels::AttentionFlashArgs a{};
@@ -110,7 +114,7 @@ struct Data {
         a.head_stride = c.head_dim;
         a.n_heads = group;
         a.head_dim = c.head_dim;
-        a.k = k.data() + int64_t{g} * c.head_dim;
+        a.k = keys[static_cast<size_t>(g)].data();
         a.v = v.data() + int64_t{g} * c.head_dim;
         a.kv_stride = kv_dim;
         a.first = first(i);
@@ -220,8 +224,25 @@ TEST(AttentionFlash, EveryIsaMatchesScalarTwin) {
   }
 }
 
+// d's keys and values in KvCache's head-major layout (kernels::AttentionParams::kv_capacity,
+// capacity n_kv): each KV head's value rows, then its keys in blocks, one head after the other.
+std::pair<std::vector<uint16_t>, std::vector<uint16_t>> head_major(const Data& d) {
+  std::vector<uint16_t> k, v;
+  for (int g = 0; g < d.c.n_kv_heads; ++g) {
+    const auto blocks =
+        key_blocks(d.k, d.c.n_kv, d.kv_dim, int64_t{g} * d.c.head_dim, d.c.head_dim);
+    k.insert(k.end(), blocks.begin(), blocks.end());
+    for (int64_t j = 0; j < d.c.n_kv; ++j) {
+      const auto row = d.v.begin() + j * d.kv_dim + int64_t{g} * d.c.head_dim;
+      v.insert(v.end(), row, row + d.c.head_dim);
+    }
+  }
+  return {k, v};
+}
+
 // kernels::attention with params.flash: the active table's kernel through the thread pool
-// (grouped and single-head tasks), and a workspace that stays the same size as n_kv grows.
+// (grouped and single-head tasks) on the engine's cache layout, and a workspace that stays the
+// same size as n_kv grows.
 TEST(AttentionFlash, DriverRunsTheFusedKernelInConstantScratch) {
   size_t first_size = 0;
   for (int64_t n_kv : {int64_t{64}, int64_t{4000}}) {
@@ -233,10 +254,12 @@ TEST(AttentionFlash, DriverRunsTheFusedKernelInConstantScratch) {
       p.head_dim = 64;
       p.scale = d.scale();
       p.flash = true;
+      p.kv_capacity = n_kv;  // a multiple of kernels::kKeyBlock
+      const auto [k, v] = head_major(d);
       std::vector<float> out(static_cast<size_t>(n_queries * d.q_dim));
       ThreadPool pool(2);
       kernels::Workspace ws;
-      kernels::attention(p, d.q.data(), n_queries, d.pos.data(), d.k.data(), d.v.data(), n_kv,
+      kernels::attention(p, d.q.data(), n_queries, d.pos.data(), k.data(), v.data(), n_kv,
                          out.data(), pool, ws);
       EXPECT_LT(worst_error(out, d.reference()) / d.max_abs_value(), kVsDoubleTol)
           << "n_kv " << n_kv << " queries " << n_queries;
@@ -247,7 +270,7 @@ TEST(AttentionFlash, DriverRunsTheFusedKernelInConstantScratch) {
       // The two-pass kernel on the same input: close, but rounded differently (f16 weights).
       p.flash = false;
       std::vector<float> two_pass(out.size());
-      kernels::attention(p, d.q.data(), n_queries, d.pos.data(), d.k.data(), d.v.data(), n_kv,
+      kernels::attention(p, d.q.data(), n_queries, d.pos.data(), k.data(), v.data(), n_kv,
                          two_pass.data(), pool, ws);
       EXPECT_NE(out, two_pass);
     }

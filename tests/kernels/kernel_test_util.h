@@ -48,6 +48,23 @@ inline std::vector<uint16_t> f16_gaussian(int64_t n, uint32_t seed) {
   return h;
 }
 
+// The f16 keys of one KV head as the attention kernels read them, in blocks (kernels::key_index):
+// key j is the head_dim values from rows[j * stride + offset] on. Padded to a whole block with
+// NaN: what a cache holds past its last key must not reach a result.
+inline std::vector<uint16_t> key_blocks(const std::vector<uint16_t>& rows, int64_t n_kv,
+                                        int64_t stride, int64_t offset, int head_dim) {
+  constexpr uint16_t kNaN = 0x7e00;
+  const int64_t padded = (n_kv + kernels::kKeyBlock - 1) / kernels::kKeyBlock * kernels::kKeyBlock;
+  std::vector<uint16_t> out(static_cast<size_t>(padded * head_dim), kNaN);
+  for (int64_t j = 0; j < n_kv; ++j) {
+    for (int d = 0; d < head_dim; ++d) {
+      out[static_cast<size_t>(kernels::key_index(j, d, head_dim))] =
+          rows[static_cast<size_t>(j * stride + offset + d)];
+    }
+  }
+  return out;
+}
+
 // n_rows rows of `width` floats from x as a KV cache of `type` stores them
 // (kernels::store_kv_row), row after row.
 inline std::vector<uint8_t> kv_rows(const std::vector<float>& x, DType type, int64_t n_rows,

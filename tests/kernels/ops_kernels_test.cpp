@@ -104,7 +104,8 @@ TEST(AttentionRow, EveryIsaMatchesScalar) {
         for (int64_t n_kv : {1, 7, 41, 100}) {
           const int n_kv_heads = 2;
           const int64_t kv_stride = static_cast<int64_t>(n_kv_heads) * head_dim;
-          const auto k = f16_gaussian(n_kv * kv_stride, 5);
+          const auto k = key_blocks(f16_gaussian(n_kv * kv_stride, 5), n_kv, kv_stride, head_dim,
+                                    head_dim);  // KV head 1
           const auto v = f16_gaussian(n_kv * kv_stride, 6);
           const auto q = gaussian(static_cast<int64_t>(n_heads) * head_dim, 7, 2.0f);
           for (float softcap : {0.0f, 30.0f}) {
@@ -118,7 +119,7 @@ TEST(AttentionRow, EveryIsaMatchesScalar) {
                 a.head_stride = head_dim;
                 a.n_heads = n_heads;
                 a.head_dim = head_dim;
-                a.k = k.data() + head_dim;  // KV head 1
+                a.k = k.data();
                 a.v = v.data() + head_dim;
                 a.kv_stride = kv_stride;
                 a.first = first;
@@ -215,7 +216,8 @@ TEST(AttentionRows, EachRowEqualsTheRowKernel) {
         const int64_t n_kv = 300;  // past two value tiles
         const int n_kv_heads = 2;
         const int64_t kv_stride = static_cast<int64_t>(n_kv_heads) * head_dim;
-        const auto k = f16_gaussian(n_kv * kv_stride, 15);
+        const auto k = key_blocks(f16_gaussian(n_kv * kv_stride, 15), n_kv, kv_stride, head_dim,
+                                  head_dim);  // KV head 1
         const auto v = f16_gaussian(n_kv * kv_stride, 16);
         const int max_queries = 4;
         const int64_t query_stride = int64_t{n_heads} * head_dim + 8;
@@ -229,7 +231,7 @@ TEST(AttentionRows, EachRowEqualsTheRowKernel) {
                 base.head_stride = head_dim;
                 base.n_heads = n_heads;
                 base.head_dim = head_dim;
-                base.k = k.data() + head_dim;  // KV head 1
+                base.k = k.data();
                 base.v = v.data() + head_dim;
                 base.kv_stride = kv_stride;
                 base.first = first;
@@ -355,9 +357,9 @@ TEST(AttentionDriver, PrefillBlocksEqualSingleQueries) {
 }
 
 // KvCache's head-major layout (kv_capacity > 0: each KV head's rows contiguous, the cache's
-// capacity apart) gives what the position-major layout gives, bit for bit, for every cache
-// type and kernel: decode (one query) and prefill rows, f16 two-pass and fused, q8_0. Rows
-// past n_kv hold garbage that must not be read.
+// capacity apart; f16 keys in blocks) gives what the position-major layout gives, bit for bit,
+// for every cache type and kernel: decode (one query) and prefill rows, f16 two-pass and fused,
+// q8_0. Rows past n_kv hold garbage that must not be read.
 TEST(AttentionDriver, HeadMajorLayoutEqualsPositionMajor) {
   ThreadPool pool(2);
   kernels::Workspace ws;
@@ -374,7 +376,7 @@ TEST(AttentionDriver, HeadMajorLayoutEqualsPositionMajor) {
       p.scale = 0.125f;
       p.kv_type = c.type;
       p.flash = c.flash;
-      const int64_t n_kv = 45, capacity = n_kv + 7;
+      const int64_t n_kv = 45, capacity = n_kv + 11;  // a multiple of kernels::kKeyBlock
       const int64_t kv_dim = int64_t{p.n_kv_heads} * p.head_dim,
                     q_dim = int64_t{p.n_heads} * p.head_dim;
       const size_t row = row_bytes(c.type, kv_dim), head_row = row_bytes(c.type, p.head_dim);
@@ -389,8 +391,19 @@ TEST(AttentionDriver, HeadMajorLayoutEqualsPositionMajor) {
       for (int64_t j = 0; j < n_kv; ++j) {
         for (int64_t h = 0; h < p.n_kv_heads; ++h) {
           const size_t from = row * j + head_row * h, to = head_bytes * h + head_row * j;
-          std::copy_n(k.data() + from, head_row, kh.data() + to);
+          if (c.type != DType::F16) std::copy_n(k.data() + from, head_row, kh.data() + to);
           std::copy_n(v.data() + from, head_row, vh.data() + to);
+        }
+      }
+      if (c.type == DType::F16) {  // keys in blocks (kernels::key_index)
+        for (int64_t h = 0; h < p.n_kv_heads; ++h) {
+          const auto* rows = reinterpret_cast<const uint16_t*>(k.data());
+          auto* head = reinterpret_cast<uint16_t*>(kh.data() + head_bytes * h);
+          for (int64_t j = 0; j < n_kv; ++j) {
+            for (int d = 0; d < p.head_dim; ++d) {
+              head[kernels::key_index(j, d, p.head_dim)] = rows[j * kv_dim + h * p.head_dim + d];
+            }
+          }
         }
       }
       std::vector<int32_t> pos(static_cast<size_t>(n_queries));
@@ -405,9 +418,8 @@ TEST(AttentionDriver, HeadMajorLayoutEqualsPositionMajor) {
                          by_head.data(), pool, ws);
       for (size_t e = 0; e < q.size(); ++e) {
         ASSERT_TRUE(std::isfinite(by_head[e]));
-        ASSERT_EQ(by_position[e], by_head[e])
-            << dtype_name(c.type) << (c.flash ? " flash" : "") << " queries " << n_queries
-            << " e=" << e;
+        ASSERT_EQ(by_position[e], by_head[e]) << dtype_name(c.type) << (c.flash ? " flash" : "")
+                                              << " queries " << n_queries << " e=" << e;
       }
     }
   }

@@ -24,9 +24,10 @@ void attention_row_ref(const AttentionRowArgs& a) {
     for (int d = 0; d < a.head_dim; ++d) qh[d] = round_to_f16(q[d]);
     float max = -INFINITY;
     for (int64_t j = a.first; j < a.last; ++j) {
-      const uint16_t* kj = a.k + j * a.kv_stride;
       float s = 0;
-      for (int d = 0; d < a.head_dim; ++d) s += qh[d] * f16_to_f32(kj[d]);
+      for (int d = 0; d < a.head_dim; ++d) {
+        s += qh[d] * f16_to_f32(a.k[key_index(j, d, a.head_dim)]);
+      }
       s *= a.scale;
       if (a.softcap > 0) s = a.softcap * std::tanh(s / a.softcap);
       scores[j] = s;
@@ -64,16 +65,18 @@ void attention_flash_ref(const AttentionFlashArgs& a) {
   }
   std::fill_n(acc, heads_floats, 0.0f);
   // Tile-major: a tile's keys and values are read from memory once and reused, from L1,
-  // by every head of the group.
-  for (int64_t j0 = a.first; j0 < a.last; j0 += kFlashTile) {
-    const int n = static_cast<int>(std::min<int64_t>(kFlashTile, a.last - j0));
+  // by every head of the group. Tiles are the keys [first, last) of each aligned run of
+  // kFlashTile positions (whole blocks of the key layout).
+  const int64_t start = a.first < a.last ? a.first / kFlashTile * kFlashTile : a.last;
+  for (int64_t t0 = start; t0 < a.last; t0 += kFlashTile) {
+    const int64_t j0 = std::max(a.first, t0);
+    const int n = static_cast<int>(std::min<int64_t>(t0 + kFlashTile, a.last) - j0);
     for (int h = 0; h < a.n_heads; ++h) {
       const float* q = qh + h * hd;
       float tile_max = -INFINITY;
       for (int t = 0; t < n; ++t) {
-        const uint16_t* kj = a.k + (j0 + t) * a.kv_stride;
         float s = 0;
-        for (int d = 0; d < hd; ++d) s += q[d] * f16_to_f32(kj[d]);
+        for (int d = 0; d < hd; ++d) s += q[d] * f16_to_f32(a.k[key_index(j0 + t, d, hd)]);
         s *= a.scale;
         if (a.softcap > 0) s = a.softcap * std::tanh(s / a.softcap);
         w[t] = s;

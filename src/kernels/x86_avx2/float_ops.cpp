@@ -1,7 +1,8 @@
 // AVX2 float kernels: F32/F16/BF16 dot products in the 16-lane order of
 // kernels/ref/float_dots.cpp (two 8-lane accumulators; bit-identical), f16 conversion, SwiGLU
-// RMS norm and attention over the f16 KV cache: the two-pass row (and its several-query
-// version for prefill) and the fused online-softmax row.
+// RMS norm and attention over the f16 KV cache (keys in blocks, kernels::key_index, scored eight
+// to a vector): the two-pass row (and its several-query version for prefill) and the fused
+// online-softmax row. AVX-512 machines use these attention kernels too.
 #include <algorithm>
 #include <cmath>
 
@@ -65,15 +66,6 @@ constexpr int kMaxHeadsInRegisters = 8;
 
 // ---- fused (online-softmax) attention, the algorithm of attention_flash_ref ----
 
-// Four dot products' lanes summed at once: {sum(a), sum(b), sum(c), sum(d)}.
-inline __m128 reduce4(__m256 a, __m256 b, __m256 c, __m256 d) {
-  const __m256 ab = _mm256_add_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
-  const __m256 cd = _mm256_add_ps(_mm256_unpacklo_ps(c, d), _mm256_unpackhi_ps(c, d));
-  const __m256 abcd = _mm256_add_ps(_mm256_shuffle_ps(ab, cd, _MM_SHUFFLE(1, 0, 1, 0)),
-                                    _mm256_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 2, 3, 2)));
-  return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
-}
-
 // tanh(x) = 1 - 2 / (exp(2x) + 1); exp_ps saturates, so +-inf-like inputs give +-1.
 inline __m256 tanh_ps(__m256 x) {
   const __m256 one = _mm256_set1_ps(1.0f);
@@ -83,24 +75,6 @@ inline __m256 tanh_ps(__m256 x) {
 
 inline __m256 load_f16x8(const uint16_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-}
-
-// w[t] = q . k_t for the n keys of a tile, four keys per pass (the reduction is the costly
-// part); a pass past the end repeats the last key, and w has room (kFlashTile % 4 == 0).
-// head_dim is a multiple of 8.
-void tile_scores(const float* q, int head_dim, const uint16_t* k, int64_t kv_stride, int n,
-                 float* w) {
-  for (int t = 0; t < n; t += 4) {
-    const uint16_t* r[4];
-    for (int u = 0; u < 4; ++u) r[u] = k + std::min(t + u, n - 1) * kv_stride;
-    __m256 s[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                   _mm256_setzero_ps()};
-    for (int d = 0; d < head_dim; d += 8) {
-      const __m256 qv = _mm256_loadu_ps(q + d);
-      for (int u = 0; u < 4; ++u) s[u] = _mm256_fmadd_ps(qv, load_f16x8(r[u] + d), s[u]);
-    }
-    _mm_storeu_ps(w + t, reduce4(s[0], s[1], s[2], s[3]));
-  }
 }
 
 // acc[d] = c * acc[d] + sum over t < n of w[t] * v_t[d], for the 8 * N dimensions of one
@@ -265,33 +239,25 @@ void round_queries(const float* q, int64_t head_stride, int n_rows, int head_dim
   }
 }
 
-// Keys converted together: kKeyBlocks blocks of eight.
-constexpr int kKeyBlocks = kScoreKeys / 8;
-static_assert(kKeyBlocks == 4);
+static_assert(kKeyBlock == 8, "a block of keys is one vector of lanes");
 
-// Cache rows requested ahead of those being read: the next block of keys (of values).
-constexpr int64_t kKvPrefetchRows = kScoreKeys;
-static_assert(kValueTile == kKvPrefetchRows);
+// How far ahead of the keys being scored scores_t requests keys (the first ones: prefetch_keys).
+constexpr int kKeyPrefetchKeys = 64;
 
-// Keys j0 .. j0 + n - 1 (n <= kScoreKeys) in f32, transposed by blocks of eight:
-// keys_t[(b * head_dim + d) * 8 + t] is dimension d of key j0 + 8b + t. Past n, the last real key
-// repeated. Requests the keys kKvPrefetchRows further on, a block of eight at a time (the
-// caller requests the first ones). Values are requested by the value pass: at long contexts
-// the scores of all keys come between, and would evict values requested here.
-void convert_keys(const AttentionRow& a, int64_t j0, int n, int64_t end, float* keys_t) {
-  for (int b = 0; 8 * b < n; ++b) {
-    const int64_t ahead = std::min(end, j0 + kKvPrefetchRows + 8 * b);
-    const uint16_t* key[8];
-    for (int t = 0; t < 8; ++t) key[t] = a.k + (j0 + std::min(8 * b + t, n - 1)) * a.kv_stride;
-    float* block = keys_t + int64_t{b} * a.head_dim * 8;
-    prefetch_rows(a.k, a.kv_stride, a.head_dim, ahead, std::min(end, ahead + 8));
-    for (int d = 0; d < a.head_dim; d += 8) {
-      __m256 rows[8], dims[8];
-      for (int t = 0; t < 8; ++t) rows[t] = load_f16x8(key[t] + d);
-      transpose8(rows, dims);
-      for (int i = 0; i < 8; ++i) _mm256_storeu_ps(block + (d + i) * 8, dims[i]);
-    }
-  }
+// The blocks of keys that hold [j0, j1) requested into the cache. Values are requested by the
+// value pass, a tile ahead: at long contexts the scores of all keys come between, and would
+// evict values requested here.
+void prefetch_keys(const AttentionRow& a, int64_t j0, int64_t j1) {
+  if (j0 >= j1) return;
+  const int64_t b0 = j0 / kKeyBlock, b1 = (j1 + kKeyBlock - 1) / kKeyBlock;
+  const auto* p = reinterpret_cast<const char*>(a.k + b0 * kKeyBlock * a.head_dim);
+  const int64_t bytes = (b1 - b0) * kKeyBlock * a.head_dim * 2;
+  for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 3);
+}
+
+// Lanes [lo, hi) of a vector set (lo, hi clamped to 0..8).
+inline __m256 lane_range(int lo, int hi) {
+  return _mm256_castsi256_ps(_mm256_andnot_si256(lane_mask(lo), lane_mask(hi)));
 }
 
 // f(r, nr, n) for the runs of rows [r, r + nr) (nr <= max_run) in [0, n_rows) that have the
@@ -307,21 +273,29 @@ void for_runs(int n_rows, int max_run, NOf n_of, F&& f) {
   }
 }
 
-// The scaled scores of R query rows against B blocks of eight transposed keys: out[r][b]
-// lane t is row r's q . k for key 8b + t, summed in order of d (an FMA chain per row and
-// block; R * B chains side by side), times scale.
+// The scaled scores of R query rows against B blocks of keys (the cache's layout, from the
+// block at keys on): out[r][b] lane t is row r's q . k for key 8b + t, summed in order of d
+// (an FMA chain per row and block; R * B chains side by side), times scale.
+// If ahead > 0, requests the keys `ahead` elements further on as it goes, a cache line per
+// block every fourth dimension: in decode at long contexts the keys come from memory, and the
+// FMA chains do not let the loads run far enough ahead to keep enough of them in flight.
 template <int R, int B>
-inline void scores_t(const float* const* q, const float* keys_t, int head_dim, __m256 scale,
-                     __m256 (*out)[B]) {
+inline void scores_t(const float* const* q, const uint16_t* keys, int head_dim, int64_t ahead,
+                     __m256 scale, __m256 (*out)[B]) {
   __m256 acc[R][B];
   for (int r = 0; r < R; ++r) {
     const __m256 qd = _mm256_broadcast_ss(q[r]);
     for (int b = 0; b < B; ++b)
-      acc[r][b] = _mm256_mul_ps(qd, _mm256_loadu_ps(keys_t + int64_t{b} * head_dim * 8));
+      acc[r][b] = _mm256_mul_ps(qd, load_f16x8(keys + int64_t{b} * head_dim * 8));
   }
   for (int d = 1; d < head_dim; ++d) {
+    if (ahead > 0 && d % 4 == 1) {  // the line of dimensions d - 1 .. d + 2 (64 bytes)
+      for (int b = 0; b < B; ++b) {
+        __builtin_prefetch(keys + (int64_t{b} * head_dim + d - 1) * 8 + ahead, 0, 3);
+      }
+    }
     __m256 k[B];
-    for (int b = 0; b < B; ++b) k[b] = _mm256_loadu_ps(keys_t + (int64_t{b} * head_dim + d) * 8);
+    for (int b = 0; b < B; ++b) k[b] = load_f16x8(keys + (int64_t{b} * head_dim + d) * 8);
     for (int r = 0; r < R; ++r) {
       const __m256 qd = _mm256_broadcast_ss(q[r] + d);
       for (int b = 0; b < B; ++b) acc[r][b] = _mm256_fmadd_ps(qd, k[b], acc[r][b]);
@@ -345,13 +319,14 @@ inline void scores_t(const float* const* q, const float* keys_t, int head_dim, _
 // blocks (eight FMA chains side by side, or as many as there are).
 constexpr int kScoreRows = 4;
 
-// The scores of rows [0, n_rows) against the keys converted from j0: row r (queries at
-// q_of(r), f16-rounded) covers the first n_of(r) <= kScoreKeys of them (none if <= 0).
-// Neighbouring rows that cover the same keys go together. visit(r, b, scores, n) gets block
-// b's scores of row r (soft-capped if asked), n of them real.
+// The scores of rows [0, n_rows) against the blocks of keys from `keys` on (key j0, a multiple
+// of kKeyBlock): row r (queries at q_of(r), f16-rounded) covers the first n_of(r) <= kScoreKeys
+// of them (none if <= 0). Neighbouring rows that cover the same keys go together.
+// visit(r, b, scores, n) gets block b's scores of row r (soft-capped if asked); lanes from n on
+// are not keys of the row. `ahead`: scores_t's prefetch distance.
 template <class QOf, class NOf, class Visit>
-void score_rows(int n_rows, QOf q_of, NOf n_of, const float* keys_t, int head_dim, __m256 scale,
-                float softcap, Visit visit) {
+void score_rows(int n_rows, QOf q_of, NOf n_of, const uint16_t* keys, int head_dim, int64_t ahead,
+                __m256 scale, float softcap, Visit visit) {
   for_runs(n_rows, kScoreRows, n_of, [&](int r, int nr, int n) {
     const int n_blocks = (n + 7) / 8;
     with_count<kScoreRows>(nr, [&](auto rows) {
@@ -363,7 +338,7 @@ void score_rows(int n_rows, QOf q_of, NOf n_of, const float* keys_t, int head_di
         with_count<kBlocksAtOnce>(n_blocks - b0, [&](auto blocks) {
           constexpr int B = decltype(blocks)::value;
           __m256 sc[R][B];
-          scores_t<R, B>(q, keys_t + int64_t{b0} * head_dim * 8, head_dim, scale, sc);
+          scores_t<R, B>(q, keys + int64_t{b0} * head_dim * 8, head_dim, ahead, scale, sc);
           for (int i = 0; i < R; ++i) {
             for (int b = 0; b < B; ++b) {
               visit(r + i, b0 + b, softcap > 0 ? soft_capped(sc[i][b], softcap) : sc[i][b],
@@ -447,34 +422,39 @@ constexpr int kValueHeads = 4;
 constexpr int kValueRows = 3, kValueVecs = 4;
 
 // Two passes, like the twin (f16-rounded q and normalized weights, softmax sum in double):
-// the scores of all heads, kScoreKeys keys at a time (converted to f32 and transposed once,
-// in scratch, for every head of the group; each score one FMA chain over the dimensions, the
-// keys in lanes), then per head the softmax and the weighted values with the accumulators in
-// registers.
+// the scores of all heads, kScoreKeys keys at a time (each block of keys converted once for
+// every head of the group; each score one FMA chain over the dimensions, the keys in lanes),
+// then per head the softmax and the weighted values with the accumulators in registers.
 void attention_row(const AttentionRowArgs& a) {
   const int hd = a.head_dim;
   if (!row_kernel_fits(hd)) {  // odd head sizes: the scalar twin
     attention_row_ref(a);
     return;
   }
-  float* qh = a.scratch;                                      // [n_heads][head_dim]
-  float* keys_t = qh + static_cast<int64_t>(a.n_heads) * hd;  // [kScoreKeys][head_dim]
+  float* qh = a.scratch;  // [n_heads][head_dim]
   round_queries(a.q, a.head_stride, a.n_heads, hd, qh);
   const __m256 scale = _mm256_set1_ps(a.scale);
+  const __m256 minus_inf = _mm256_set1_ps(-INFINITY);
   __m256 vmax[kMaxHeadsInRegisters];
   const int n_vmax = std::min(a.n_heads, kMaxHeadsInRegisters);
-  for (int h = 0; h < n_vmax; ++h) vmax[h] = _mm256_set1_ps(-INFINITY);
-  prefetch_rows(a.k, a.kv_stride, hd, a.first, std::min(a.last, a.first + kKvPrefetchRows));
-  for (int64_t j0 = a.first; j0 < a.last; j0 += kScoreKeys) {
+  for (int h = 0; h < n_vmax; ++h) vmax[h] = minus_inf;
+  // Whole blocks from the one that holds `first`: their lanes before `first` are scored too,
+  // and stored below first where nothing reads them, but kept out of the maxima.
+  const int64_t start = a.first / kKeyBlock * kKeyBlock;
+  prefetch_keys(a, start, std::min(a.last, start + kKeyPrefetchKeys));
+  for (int64_t j0 = start; j0 < a.last; j0 += kScoreKeys) {
     const int n = static_cast<int>(std::min<int64_t>(kScoreKeys, a.last - j0));
-    convert_keys(a, j0, n, a.last, keys_t);
     score_rows(
-        a.n_heads, [&](int h) { return qh + h * hd; }, [&](int) { return n; }, keys_t, hd, scale,
-        a.softcap,
+        a.n_heads, [&](int h) { return qh + h * hd; }, [&](int) { return n; }, a.k + j0 * hd, hd,
+        int64_t{kKeyPrefetchKeys} * hd, scale, a.softcap,
         [&](int h, int b, __m256 sc, int n_real) {
-          store_lanes(a.scores + h * a.n_kv + j0 + 8 * b, sc, n_real);
-          // The tail's repeated key gives the same score as the last real one: max unchanged.
-          if (h < n_vmax) vmax[h] = _mm256_max_ps(vmax[h], sc);
+          const int64_t j = j0 + 8 * b;
+          store_lanes(a.scores + h * a.n_kv + j, sc, n_real);
+          if (h >= n_vmax) return;
+          if (j < a.first || n_real < 8) {
+            sc = _mm256_blendv_ps(minus_inf, sc, lane_range(static_cast<int>(a.first - j), n_real));
+          }
+          vmax[h] = _mm256_max_ps(vmax[h], sc);
         });
   }
   prefetch_rows(a.v, a.kv_stride, hd, a.first, std::min(a.last, a.first + kValueTile));
@@ -513,7 +493,7 @@ void attention_row(const AttentionRowArgs& a) {
 }
 
 // attention_row on each of the rows, bit for bit (the same operations in the same order), with
-// the keys converted once per kScoreKeys for all rows and the values once per tile of
+// each block of keys read once for all rows and the values converted once per tile of
 // kValueTile; the value sums of the rows wait in scratch between tiles.
 void attention_rows(const AttentionRowsArgs& a) {
   const int hd = a.head_dim;
@@ -531,23 +511,26 @@ void attention_rows(const AttentionRowsArgs& a) {
   }
   float* qh = a.scratch;                       // [rows][head_dim], row = query * n_heads + head
   float* acc = qh + int64_t{n_rows} * hd;      // [rows][head_dim]
-  float* keys_t = acc + int64_t{n_rows} * hd;  // [kScoreKeys][head_dim]
-  float* values = keys_t + kScoreKeys * int64_t{hd};  // [kValueTile][head_dim]
+  float* values = acc + int64_t{n_rows} * hd;  // [kValueTile][head_dim]
   for (int i = 0; i < a.n_queries; ++i) {
     round_queries(a.q + i * a.query_stride, a.head_stride, a.n_heads, hd,
                   qh + int64_t{i} * a.n_heads * hd);
   }
   const __m256 scale = _mm256_set1_ps(a.scale);
   const int64_t end = a.last + a.n_queries - 1;  // the last query's keys
-  prefetch_rows(a.k, a.kv_stride, hd, a.first, std::min(end, a.first + kKvPrefetchRows));
-  for (int64_t j0 = a.first; j0 < end; j0 += kScoreKeys) {
-    convert_keys(a, j0, static_cast<int>(std::min<int64_t>(kScoreKeys, end - j0)), end, keys_t);
+  // Whole blocks, as in attention_row (the scores before `first` are not read).
+  const int64_t start = a.first / kKeyBlock * kKeyBlock;
+  // Keys are read once per kScoreKeys for all rows; requested a chunk ahead (the rows' many
+  // FMA chains leave scores_t's own requests less to gain than they cost).
+  prefetch_keys(a, start, std::min(end, start + kScoreKeys));
+  for (int64_t j0 = start; j0 < end; j0 += kScoreKeys) {
+    prefetch_keys(a, j0 + kScoreKeys, std::min(end, j0 + 2 * kScoreKeys));
     score_rows(
         n_rows, [&](int r) { return qh + int64_t{r} * hd; },
         [&](int r) {
           return static_cast<int>(std::min<int64_t>(kScoreKeys, a.last + r / a.n_heads - j0));
         },
-        keys_t, hd, scale, a.softcap,
+        a.k + j0 * hd, hd, 0, scale, a.softcap,
         [&](int r, int b, __m256 sc, int n_real) {
           store_lanes(a.scores + r * a.n_kv + j0 + 8 * b, sc, n_real);
         });
@@ -616,20 +599,29 @@ void attention_flash(const AttentionFlashArgs& a) {
   const __m256 cap = _mm256_set1_ps(a.softcap);
   const __m256 inv_cap = _mm256_set1_ps(a.softcap > 0 ? 1.0f / a.softcap : 0.0f);
   const __m256 minus_inf = _mm256_set1_ps(-INFINITY);
-  for (int64_t j0 = a.first; j0 < a.last; j0 += kFlashTile) {
-    const int n = static_cast<int>(std::min<int64_t>(kFlashTile, a.last - j0));
-    __m256 m[4];  // lanes t < n
-    for (int i = 0; i < 4; ++i) m[i] = _mm256_castsi256_ps(lane_mask(n - 8 * i));
-    const uint16_t* k = a.k + j0 * a.kv_stride;
-    const uint16_t* v = a.v + j0 * a.kv_stride;
+  // The tiles of attention_flash_ref: the keys [first, last) of each aligned run of kFlashTile
+  // positions, lane t of the tile's four vectors holding key t0 + t.
+  const int64_t start = a.first < a.last ? a.first / kFlashTile * kFlashTile : a.last;
+  for (int64_t t0 = start; t0 < a.last; t0 += kFlashTile) {
+    const int lo = static_cast<int>(std::max(a.first, t0) - t0);
+    const int hi = static_cast<int>(std::min<int64_t>(a.last, t0 + kFlashTile) - t0);
+    const int n_blocks = (hi + 7) / 8;  // blocks past the cache's end are not read
+    __m256 m[4];                        // lanes [lo, hi)
+    for (int i = 0; i < 4; ++i) m[i] = lane_range(lo - 8 * i, hi - 8 * i);
+    const uint16_t* v = a.v + (t0 + lo) * a.kv_stride;
     for (int h = 0; h < a.n_heads; ++h) {
-      tile_scores(qh + h * hd, hd, k, a.kv_stride, n, w);
-      __m256 s[4];
+      __m256 s[4] = {minus_inf, minus_inf, minus_inf, minus_inf};
+      const float* q = qh + h * hd;
+      with_count<4>(n_blocks, [&](auto blocks) {
+        constexpr int B = decltype(blocks)::value;
+        __m256 sc[1][B];
+        scores_t<1, B>(&q, a.k + t0 * hd, hd, int64_t{kKeyPrefetchKeys} * hd, scale, sc);
+        for (int i = 0; i < B; ++i) s[i] = sc[0][i];
+      });
       __m256 vmax = minus_inf;
       for (int i = 0; i < 4; ++i) {
-        s[i] = _mm256_mul_ps(_mm256_loadu_ps(w + 8 * i), scale);
         if (a.softcap > 0) s[i] = _mm256_mul_ps(cap, tanh_ps(_mm256_mul_ps(s[i], inv_cap)));
-        s[i] = _mm256_blendv_ps(minus_inf, s[i], m[i]);  // lanes past n hold stale values
+        s[i] = _mm256_blendv_ps(minus_inf, s[i], m[i]);  // lanes outside [lo, hi): no keys
         vmax = _mm256_max_ps(vmax, s[i]);
       }
       const float new_max = std::max(max[h], hmax(vmax));
@@ -643,7 +635,7 @@ void attention_flash(const AttentionFlashArgs& a) {
         total = _mm256_add_ps(total, p);
       }
       sum[h] = sum[h] * c + hsum(total);
-      accumulate_values(acc + h * hd, hd, c, w, n, v, a.kv_stride);
+      accumulate_values(acc + h * hd, hd, c, w + lo, hi - lo, v, a.kv_stride);
     }
   }
   for (int h = 0; h < a.n_heads; ++h) {

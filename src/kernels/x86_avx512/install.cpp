@@ -28,11 +28,8 @@ bool install_avx512(KernelTable& table) {
   set(DType::BF16, table.vec_dot, avx512::dot_bf16);
   table.to_f16 = avx512::to_f16;
   table.swiglu = avx512::swiglu;
-  table.attention_row = avx512::attention_row;
-  // The AVX2 several-row kernel equals the AVX2 row kernel, not this one: prefill keeps the
-  // per-row path here, so a token's attention is the same whatever its batch.
-  table.attention_rows = nullptr;
-  table.attention_flash = avx512::attention_flash;
+  // Attention stays AVX2's: its kernels score eight keys of the cache's key blocks in the lanes
+  // of a vector (kernels::key_index).
 
   for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q2_K,
                      DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {

@@ -34,8 +34,6 @@ float dot_f16(int64_t n, const void* w, const void* x);
 float dot_bf16(int64_t n, const void* w, const void* x);
 void to_f16(const float* x, uint16_t* out, int64_t n);
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
-void attention_row(const AttentionRowArgs& a);
-void attention_flash(const AttentionFlashArgs& a);
 
 // Prefill GEMM of a weight type (nullptr if none).
 const GemmOps* gemm_ops(DType type);
