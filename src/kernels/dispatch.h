@@ -88,8 +88,7 @@ using AttentionRowFn = void (*)(const AttentionRowArgs& args);
 // (positions p, p + 1, ...) reads q + i * query_stride, writes out + i * query_stride and
 // covers keys [first, last + i). Each row's result is attention_row's on it (its definition
 // and scalar twin); what the rows share, each block of keys read and each tile of values
-// converted to f32, is
-// done once for all of them.
+// converted to f32, is done once for all of them.
 struct AttentionRowsArgs : AttentionRowArgs {
   int n_queries;
   int64_t query_stride;

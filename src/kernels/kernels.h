@@ -57,8 +57,8 @@ void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t 
 void get_row(const TensorView& table, int64_t index, float* out);
 
 struct RopeParams {
-  int n_rot = 0;      // rotated dimensions per head (<= head_dim)
-  bool neox = false;  // pair (i, i + n_rot/2) instead of (2i, 2i+1)
+  int n_rot = 0;               // rotated dimensions per head (<= head_dim)
+  bool neox = false;           // pair (i, i + n_rot/2) instead of (2i, 2i+1)
   float freq_base = 10000.0f;
   float freq_scale = 1.0f;
   const float* freq_factors = nullptr;  // [n_rot/2] divisors (Llama 3 rope_freqs), optional
@@ -82,7 +82,7 @@ struct AttentionParams {
   int n_heads = 0;
   int n_kv_heads = 0;
   int head_dim = 0;
-  float scale = 1.0f;    // multiplies q.k
+  float scale = 1.0f;   // multiplies q.k
   float softcap = 0.0f;  // if > 0: score = softcap * tanh(score / softcap)
   int window = 0;        // if > 0: a query at position p sees keys at positions > p - window
   bool causal = true;

@@ -225,7 +225,7 @@ TEST(AttentionFlash, EveryIsaMatchesScalarTwin) {
 }
 
 // d's keys and values in KvCache's head-major layout (kernels::AttentionParams::kv_capacity,
-// capacity n_kv): each KV head's value rows, then its keys in blocks, one head after the other.
+// capacity n_kv), one KV head after the other: its keys in blocks, its value rows.
 std::pair<std::vector<uint16_t>, std::vector<uint16_t>> head_major(const Data& d) {
   std::vector<uint16_t> k, v;
   for (int g = 0; g < d.c.n_kv_heads; ++g) {
