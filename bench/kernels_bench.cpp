@@ -415,6 +415,7 @@ const bool kRegistered = [] {
   }
   benchmark::RegisterBenchmark("AttentionRow", BM_AttentionRow)
       ->Args({512, 64, 1})
+      ->Args({512, 64, 3})
       ->Args({512, 64, 4})
       ->Args({4096, 128, 2})
       ->Unit(benchmark::kMicrosecond);
@@ -428,6 +429,7 @@ const bool kRegistered = [] {
   benchmark::RegisterBenchmark("AttentionDecode", BM_AttentionDecode)
       ->Args({3072, 9, 3, 64, 2, 30})    // smollm2-135m at depth 3072: 71 MB of cache
       ->Args({3072, 16, 8, 128, 2, 28})  // qwen3-0.6b: 352 MB
+      ->Args({3072, 32, 8, 64, 2, 16})   // llama-3.2-1b: 201 MB
       ->Unit(benchmark::kMillisecond)
       ->UseRealTime();
   benchmark::RegisterBenchmark("StreamRead", BM_StreamRead)
