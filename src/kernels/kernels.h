@@ -90,11 +90,11 @@ struct AttentionParams {
   // F16 cache: the fused one-pass kernel (online softmax, f32 weights) instead of the two-pass
   // one that keeps the reference engine's rounding. Q8_0 is always fused.
   bool flash = false;
-  // Layout of k and v: 0, position-major ([n_kv][n_kv_heads][head_dim]); else head-major,
-  // what KvCache keeps: values (and q8_0 keys) [n_kv_heads][kv_capacity][head_dim], each KV
-  // head's rows contiguous; f16 keys [n_kv_heads][kv_capacity * head_dim] with each head's
-  // keys in blocks of eight positions (kernels::key_index; kv_capacity >= n_kv, a multiple of
-  // 8).
+  // Layout of k and v: 0, position-major ([n_kv][n_kv_heads][head_dim]; f16 keys are then
+  // copied into blocks on every call, which suits tests, not decoding); else head-major, what
+  // KvCache keeps: values (and q8_0 keys) [n_kv_heads][kv_capacity][head_dim], each KV head's
+  // rows contiguous; f16 keys [n_kv_heads][kv_capacity * head_dim] with each head's keys in
+  // blocks of eight positions (kernels::key_index; kv_capacity >= n_kv, a multiple of 8).
   int64_t kv_capacity = 0;
 };
 
