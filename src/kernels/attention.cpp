@@ -207,7 +207,7 @@ void attention(const AttentionParams& p, const float* q, int64_t n_queries, cons
   // f16 keys in the position-major layout are first copied into blocks (key_index), each KV
   // head's after the other, padded to a whole block; KvCache keeps them that way.
   const bool copy_keys = !q8 && p.kv_capacity == 0;
-  const int64_t padded_kv = (n_kv + kKeyBlock - 1) / kKeyBlock * kKeyBlock;
+  const int64_t padded_kv = key_positions(n_kv);
   const int64_t copy_floats = copy_keys ? (padded_kv * kv_dim + 1) / 2 : 0;
   float* scratch = ws.floats(static_cast<size_t>(per_thread * pool.size() + copy_floats));
   auto* key_blocks = reinterpret_cast<uint16_t*>(scratch + per_thread * pool.size());

@@ -50,6 +50,10 @@ constexpr int kKeyBlock = 8;
 constexpr int64_t key_index(int64_t j, int d, int head_dim) {
   return (j / kKeyBlock * head_dim + d) * kKeyBlock + j % kKeyBlock;
 }
+// Positions that n keys of a KV head take in this layout: whole blocks.
+constexpr int64_t key_positions(int64_t n) {
+  return (n + kKeyBlock - 1) / kKeyBlock * kKeyBlock;
+}
 
 // One query row against keys/values [first, last) of one KV head, for `n_heads` query heads
 // that share it (q, out: [n_heads][head_dim], head_stride floats apart): what both attention

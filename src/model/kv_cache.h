@@ -28,7 +28,7 @@ class KvCache {
   KvCache(int64_t n_layers, int64_t n_ctx, int64_t n_kv_heads, int64_t head_dim,
           DType type = DType::F16)
       : n_ctx_(n_ctx),
-        capacity_(padded(n_ctx)),
+        capacity_(kernels::key_positions(n_ctx)),
         n_kv_heads_(n_kv_heads),
         head_dim_(static_cast<int>(head_dim)),
         type_(type),
@@ -48,7 +48,8 @@ class KvCache {
 
   static uint64_t bytes_needed(int64_t n_layers, int64_t n_ctx, int64_t kv_dim,
                                DType type = DType::F16) {
-    return 2ull * static_cast<uint64_t>(n_layers * padded(n_ctx)) * pocket::row_bytes(type, kv_dim);
+    return 2ull * static_cast<uint64_t>(n_layers * kernels::key_positions(n_ctx)) *
+           pocket::row_bytes(type, kv_dim);
   }
 
   int64_t n_ctx() const { return n_ctx_; }
@@ -80,9 +81,6 @@ class KvCache {
   }
 
  private:
-  static int64_t padded(int64_t n_ctx) {
-    return (n_ctx + kernels::kKeyBlock - 1) / kernels::kKeyBlock * kernels::kKeyBlock;
-  }
   size_t row_offset(int64_t head, int64_t pos) const {
     return static_cast<size_t>(head * capacity_ + pos) * head_row_bytes_;
   }

@@ -54,7 +54,7 @@ inline std::vector<uint16_t> f16_gaussian(int64_t n, uint32_t seed) {
 inline std::vector<uint16_t> key_blocks(const std::vector<uint16_t>& rows, int64_t n_kv,
                                         int64_t stride, int64_t offset, int head_dim) {
   constexpr uint16_t kNaN = 0x7e00;
-  const int64_t padded = (n_kv + kernels::kKeyBlock - 1) / kernels::kKeyBlock * kernels::kKeyBlock;
+  const int64_t padded = kernels::key_positions(n_kv);
   std::vector<uint16_t> out(static_cast<size_t>(padded * head_dim), kNaN);
   for (int64_t j = 0; j < n_kv; ++j) {
     for (int d = 0; d < head_dim; ++d) {

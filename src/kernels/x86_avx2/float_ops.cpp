@@ -423,8 +423,8 @@ constexpr int kValueHeads = 4;
 constexpr int kValueRows = 3, kValueVecs = 4;
 
 // Two passes, like the twin (f16-rounded q and normalized weights, softmax sum in double):
-// the scores of all heads, kScoreKeys keys at a time (each block of keys converted once for
-// every head of the group; each score one FMA chain over the dimensions, the keys in lanes),
+// the scores of all heads, kScoreKeys keys at a time (each vector of eight keys converted once
+// for up to kScoreRows heads; each score one FMA chain over the dimensions, the keys in lanes),
 // then per head the softmax and the weighted values with the accumulators in registers.
 void attention_row(const AttentionRowArgs& a) {
   const int hd = a.head_dim;
