@@ -10,7 +10,10 @@
 // 256: each 4-row tile's chunk is unpacked (levels as bytes, scales in broadcast-ready words)
 // and multiplied with the block's packed activations of the chunk (16 KiB, in L1), the sums
 // staying in a per-thread accumulator panel. Q8_0 keeps signed levels and uses the sign trick
-// (|w| * sign(x, w)): w + 128 would saturate maddubs' int16 pairs.
+// (|w| * sign(x, w)): w + 128 would saturate maddubs' int16 pairs. The K-quants with an offset
+// (Q3_K, Q6_K) turn it around: activations shifted to unsigned (x + 128) against signed
+// levels, so that the offset's term is a constant of the row (see sign_levels) instead of a
+// product with every token's sums.
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -75,11 +78,37 @@ struct RowOut {
   float* d;          // [blocks]
   float* m;          // [blocks]: legacy offset m, K-quant dmin
   int32_t* sc;       // K-quants [sub-blocks]: word_pair(sc, sc)
-  int32_t* sc_pair;  // K-quants with an offset [sub-blocks / 2]: word_pair(sc_2i, sc_2i+1)
+  int32_t* shift;    // K-quants with an offset [blocks]: see sign_levels
   int32_t* m_pair;   // K-quants with mins [sub-blocks / 2]: word_pair(m_2i, m_2i+1)
 };
 
 // ---- formats: levels q stand for q - kOffset; kQMax bounds q (for kSteps) ----
+
+// Whether a format's activations are packed shifted (x + 128) against levels q - kOffset.
+template <class F>
+constexpr bool kShiftedActs = F::kBlock == kQKK && F::kOffset != 0;
+
+// The 256 levels of a K-quant super-block with an offset (kSub = 16), unsigned at q, made
+// signed (q - kOffset) in place; *shift gets what the shifted activations add to the
+// block's integer sum, 128 * sum_i sc_i * (sub-block i's signed levels' sum), which the
+// kernel subtracts.
+template <class F>
+void sign_levels(uint8_t* q, const int* sc, int32_t* shift) {
+  static_assert(F::kSub == 16 && F::kBlock == kQKK);
+  const __m256i offset = _mm256_set1_epi8(static_cast<char>(F::kOffset));
+  int64_t total = 0;
+  for (int v = 0; v < kQKK / 32; ++v) {
+    const __m256i u = load256(q + 32 * v);
+    alignas(32) uint64_t sums[4];  // of bytes 0-7, 8-15, 16-23, 24-31
+    _mm256_store_si256(reinterpret_cast<__m256i*>(sums), _mm256_sad_epu8(u, _mm256_setzero_si256()));
+    store256(q + 32 * v, _mm256_sub_epi8(u, offset));
+    for (int h = 0; h < 2; ++h) {
+      const auto level_sum = static_cast<int64_t>(sums[2 * h] + sums[2 * h + 1]) - 16 * F::kOffset;
+      total += sc[2 * v + h] * level_sum;
+    }
+  }
+  *shift = static_cast<int32_t>(128 * total);
+}
 
 struct FmtQ8_0 {
   using Block = BlockQ8_0;
@@ -181,8 +210,12 @@ struct FmtQ6_K {
       q6_k_levels(b.ql, b.qh, h, q);
       for (int k = 0; k < 4; ++k) store256(o.q + e + 128 * h + 32 * k, q[k]);
     }
-    for (int s = 0; s < 16; ++s) o.sc[s] = word_pair(b.scales[s], b.scales[s]);
-    for (int i = 0; i < 8; ++i) o.sc_pair[i] = word_pair(b.scales[2 * i], b.scales[2 * i + 1]);
+    int sc[16];
+    for (int s = 0; s < 16; ++s) {
+      sc[s] = b.scales[s];
+      o.sc[s] = word_pair(sc[s], sc[s]);
+    }
+    sign_levels<FmtQ6_K>(o.q + e, sc, &o.shift[e / kBlock]);
     o.d[e / kBlock] = f16_scalar(b.d);
   }
 };
@@ -225,16 +258,18 @@ struct FmtQ3_K {
       sc[i] = (lo | (hi << 4)) - 32;
       o.sc[i] = word_pair(sc[i], sc[i]);
     }
-    for (int i = 0; i < 8; ++i) o.sc_pair[i] = word_pair(sc[2 * i], sc[2 * i + 1]);
+    sign_levels<FmtQ3_K>(o.q + e, sc, &o.shift[e / kBlock]);
     o.d[e / kBlock] = f16_scalar(b.d);
   }
 };
 
 // k/4 steps whose int16 pair sums can be added before widening: a pair is at most
-// 2 * kQMax * 127 (activation quantizers keep |x| <= 127; Q8_0 weights have |w| <= 128).
+// 2 * kQMax * 127 (activation quantizers keep |x| <= 127; Q8_0 weights have |w| <= 128), with
+// shifted activations 2 * 255 * kOffset (levels in [-kOffset, kQMax - kOffset]).
 template <class F>
 constexpr int steps_per_flush() {
-  int steps = 32767 / (2 * F::kQMax * 127);
+  const int pair_max = kShiftedActs<F> ? 2 * 255 * F::kOffset : 2 * F::kQMax * 127;
+  int steps = 32767 / pair_max;
   const int sub_steps = F::kSub / 4;
   while (sub_steps % steps != 0) --steps;  // flushes split sub-blocks evenly
   return std::min(steps, sub_steps);
@@ -242,7 +277,8 @@ constexpr int steps_per_flush() {
 
 // ---- packed groups: xq [k/4][8 tokens][4 bytes], dx [block][8], then per format:
 //      legacy: xoff [block][8] (-kOffset * sum of the block's activations), xs [block][8] (Q8_1 s);
-//      K-quants with an offset or mins: sums [sub-block / 2][8] word pairs (exact sub-block sums)
+//      K-quants with mins: sums [sub-block / 2][8] word pairs (exact sub-block sums);
+//      K-quants with an offset: xq holds x + 128 (x ^ 0x80)
 //      ----
 
 template <class F>
@@ -260,7 +296,7 @@ struct Layout {
   size_t xs_bytes() const { return !kSuper && F::kMin ? block_bytes() : 0; }
   size_t sums_offset() const { return xs_offset() + xs_bytes(); }
   size_t sums_bytes() const {
-    return kSuper && (F::kMin || F::kOffset != 0)
+    return kSuper && F::kMin
                ? static_cast<size_t>(n / F::kSub / 2) * kGroup * 4
                : 0;
   }
@@ -291,7 +327,10 @@ void pack(const void* x, size_t x_stride, int64_t count, int64_t n, void* group)
       const auto& blk = blocks[b];
       dx[b * kGroup + t] = A::d(blk);
       for (int k4 = 0; k4 < A::kBlock / 4; ++k4) {
-        std::memcpy(base + ((b * A::kBlock) / 4 + k4) * (kGroup * 4) + t * 4, blk.qs + 4 * k4, 4);
+        uint32_t word;
+        std::memcpy(&word, blk.qs + 4 * k4, 4);
+        if constexpr (kShiftedActs<F>) word ^= 0x80808080u;
+        std::memcpy(base + ((b * A::kBlock) / 4 + k4) * (kGroup * 4) + t * 4, &word, 4);
       }
       if constexpr (Layout<F>::kSuper) {
         if (lay.sums_bytes() == 0) continue;
@@ -320,7 +359,7 @@ template <class F>
 struct Scratch {
   static constexpr int64_t kBlocks = kChunk / F::kBlock, kSubs = kChunk / F::kSub;
   static constexpr size_t kQBytes = kTileRows * kChunk;
-  static constexpr size_t kScaleWords = kTileRows * (kSubs + kSubs / 2 + kSubs / 2);
+  static constexpr size_t kScaleWords = kTileRows * (kSubs + kBlocks + kSubs / 2);
   static constexpr size_t kAccFloats = size_t{kPanelTiles} * kBlockGroups * kTileRows * kGroup;
   static constexpr size_t bytes() {
     return 2 * kQBytes + kScaleWords * 4 + 2 * kTileRows * kBlocks * 4 + kAccFloats * 4 + 64;
@@ -341,8 +380,8 @@ struct Scratch {
       o.q = q + r * kChunk;
       o.q_signed = q_signed + r * kChunk;
       o.sc = words + r * kSubs;
-      o.sc_pair = words + kTileRows * kSubs + r * (kSubs / 2);
-      o.m_pair = words + kTileRows * (kSubs + kSubs / 2) + r * (kSubs / 2);
+      o.shift = words + kTileRows * kSubs + r * kBlocks;
+      o.m_pair = words + kTileRows * (kSubs + kBlocks) + r * (kSubs / 2);
       o.d = floats + r * kBlocks;
       o.m = floats + (kTileRows + r) * kBlocks;
     }
@@ -404,6 +443,11 @@ void micro(const RowOut* tile, const uint8_t* group, size_t group_stride, const 
   const int8_t* qs0 = tile[0].q_signed;
   const int32_t* sc0 = tile[0].sc;
 
+  // Levels w (four, broadcast) times activations x: maddubs takes its unsigned operand first.
+  auto product = [](__m256i w, __m256i x) {
+    return kShiftedActs<F> ? _mm256_maddubs_epi16(x, w) : _mm256_maddubs_epi16(w, x);
+  };
+
   // isum[r][g] += the products of kSteps k/4 steps from step k4 (within the chunk), summed in
   // int16 and widened against word pairs: the scale of sub-block `sub` (K-quants) or ones.
   auto steps = [&](int64_t k4, __m256i(*isum)[G], int64_t sub) {
@@ -449,7 +493,7 @@ void micro(const RowOut* tile, const uint8_t* group, size_t group_stride, const 
           const __m256i w = bcast32(wp + r * kChunk + 4 * i);
 #pragma GCC unroll 8
           for (int g = 0; g < G; ++g) {
-            const __m256i p = _mm256_maddubs_epi16(w, xv[i][g]);
+            const __m256i p = product(w, xv[i][g]);
             a16[g] = i == 0 ? p : _mm256_add_epi16(a16[g], p);
           }
         }
@@ -478,7 +522,7 @@ void micro(const RowOut* tile, const uint8_t* group, size_t group_stride, const 
         const __m256i w = bcast32(wp + r * kChunk + 4 * i);
 #pragma GCC unroll 8
         for (int g = 0; g < G; ++g) {
-          const __m256i p = _mm256_maddubs_epi16(w, xv[g]);
+          const __m256i p = product(w, xv[g]);
           a16[r][g] = i == 0 ? p : _mm256_add_epi16(a16[r][g], p);
           if (i < kSteps - 1) in_register(a16[r][g]);
         }
@@ -522,12 +566,8 @@ void micro(const RowOut* tile, const uint8_t* group, size_t group_stride, const 
             return t;
           };
           __m256i isum = iacc[r][g];
-          if constexpr (F::kOffset != 0) {
-            // kOffset * the offset's sum, as a shift (Q3_K: 4, Q6_K: 32).
-            constexpr auto kOffsetU = static_cast<unsigned>(F::kOffset);
-            static_assert(std::has_single_bit(kOffsetU));
-            isum = _mm256_sub_epi32(
-                isum, _mm256_slli_epi32(pair_dot(tile[r].sc_pair), std::countr_zero(kOffsetU)));
+          if constexpr (kShiftedActs<F>) {
+            isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(tile[r].shift[blk]));
           }
           __m256 t = _mm256_mul_ps(_mm256_mul_ps(d, _mm256_set1_ps(tile[r].d[blk])),
                                    _mm256_cvtepi32_ps(isum));
