@@ -95,6 +95,9 @@ enum class WeightKind {
   RandomBits,  // random bytes with sane f16 scales: every level and scale pattern
   MaxScales,   // all bytes 0xff (largest levels, scales and mins) with sane f16 scales
   Zero,        // all bytes 0
+  // All level bits 0 (the most negative level of Q3_K's and Q6_K's offsets) with scales that
+  // keep it visible: sane f16 scales and Q6_K's int8 sub-block scales at 127.
+  LowestLevels,
 };
 
 // n_rows rows of n elements of `type`, row after row.
@@ -118,8 +121,12 @@ inline std::vector<uint8_t> weight_rows(DType type, int64_t n, int64_t n_rows, W
   std::mt19937 rng(seed);
   if (kind == WeightKind::RandomBits) {
     for (auto& b : out) b = static_cast<uint8_t>(rng());
-  } else {
+  } else if (kind == WeightKind::MaxScales) {
     std::memset(out.data(), 0xff, out.size());
+  } else if (type == DType::Q6_K) {  // LowestLevels
+    constexpr size_t kScales = 192;  // BlockQ6_K: ql[128], qh[64], scales[16], d
+    for (size_t b = 0; b < out.size() / g.block_bytes; ++b)
+      std::memset(out.data() + b * g.block_bytes + kScales, 127, 16);
   }
   std::uniform_real_distribution<float> scale(0.001f, 0.05f);
   for (const auto& f : kScaleFields) {

@@ -19,7 +19,8 @@ constexpr DType kWeightTypes[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::
                                   DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K,
                                   DType::F16,  DType::BF16, DType::F32};
 constexpr WeightKind kKinds[] = {WeightKind::Quantized, WeightKind::RandomBits,
-                                 WeightKind::MaxScales, WeightKind::Zero};
+                                 WeightKind::MaxScales, WeightKind::Zero,
+                                 WeightKind::LowestLevels};
 
 const char* kind_name(WeightKind k) {
   switch (k) {
@@ -31,6 +32,8 @@ const char* kind_name(WeightKind k) {
       return "max-scales";
     case WeightKind::Zero:
       return "zero";
+    case WeightKind::LowestLevels:
+      return "lowest-levels";
   }
   return "?";
 }
@@ -43,6 +46,10 @@ std::vector<uint8_t> activation_rows(DType w_type, int64_t n, int64_t n_tokens, 
   for (int64_t t = 0; t < n_tokens; ++t) {
     std::vector<float> x = gaussian(n, seed + 1000 * static_cast<uint32_t>(t));
     if (t == 1) std::fill(x.begin(), x.end(), 0.0f);  // a zero token
+    // Tokens of one value: every activation at the quantizers' extreme (+-127), where the
+    // kernels' int16 sums come closest to overflowing.
+    if (t == 2) std::fill(x.begin(), x.end(), -1.0f);
+    if (t == 3) std::fill(x.begin(), x.end(), 1.0f);
     uint8_t* dst = out.data() + rb * static_cast<size_t>(t);
     if (act == DType::F32) {
       std::memcpy(dst, x.data(), rb);

@@ -15,7 +15,6 @@
 // levels, so that the offset's term is a constant of the row (see sign_levels) instead of a
 // product with every token's sums.
 #include <algorithm>
-#include <bit>
 #include <cstring>
 #include <type_traits>
 
