@@ -70,7 +70,8 @@ inline int32_t word_pair(int lo, int hi) {
 }
 
 // One unpacked row of a tile, for kChunk elements: levels as bytes (unsigned, standing for
-// level - kOffset; Q8_0: |w| with the signed levels beside them), and the scales.
+// level - kOffset; Q3_K and Q6_K: signed, the offset taken off by sign_levels; Q8_0: |w| with
+// the signed levels beside them), and the scales.
 struct RowOut {
   uint8_t* q;        // [kChunk]
   int8_t* q_signed;  // [kChunk], Q8_0 only
