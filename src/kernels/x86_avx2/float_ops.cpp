@@ -171,7 +171,9 @@ namespace {
 
 // Rows [j0, j1) of one head's keys or values (head_dim f16 each, stride apart) requested
 // into the cache: in decode they were evicted by the weights streamed since the last token.
-void prefetch_rows(const uint16_t* rows, int64_t stride, int head_dim, int64_t j0, int64_t j1) {
+// always_inline, like every prefetch helper: GCC drops calls to a function that only prefetches.
+[[gnu::always_inline]] inline void prefetch_rows(const uint16_t* rows, int64_t stride, int head_dim,
+                                                 int64_t j0, int64_t j1) {
   const int64_t bytes = int64_t{head_dim} * 2;
   for (int64_t j = j0; j < j1; ++j) {
     const auto* row = reinterpret_cast<const char*>(rows + j * stride);
@@ -241,19 +243,8 @@ void round_queries(const float* q, int64_t head_stride, int n_rows, int head_dim
 
 static_assert(kKeyBlock == 8, "a block of keys is one vector of lanes");
 
-// How far ahead of the keys being scored scores_t requests keys (the first ones: prefetch_keys).
+// How far ahead of the keys being scored scores_t requests keys.
 constexpr int kKeyPrefetchKeys = 64;
-
-// The blocks of keys that hold [j0, j1) requested into the cache. Values are requested by the
-// value pass, a tile ahead: at long contexts the scores of all keys come between, and would
-// evict values requested here.
-void prefetch_keys(const AttentionRow& a, int64_t j0, int64_t j1) {
-  if (j0 >= j1) return;
-  const int64_t b0 = j0 / kKeyBlock, b1 = (j1 + kKeyBlock - 1) / kKeyBlock;
-  const auto* p = reinterpret_cast<const char*>(a.k + b0 * kKeyBlock * a.head_dim);
-  const int64_t bytes = (b1 - b0) * kKeyBlock * a.head_dim * 2;
-  for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 3);
-}
 
 // Lanes [lo, hi) of a vector set (lo, hi clamped to 0..8).
 inline __m256 lane_range(int lo, int hi) {
@@ -442,7 +433,6 @@ void attention_row(const AttentionRowArgs& a) {
   // Whole blocks from the one that holds `first`: their lanes before `first` are scored too,
   // and stored below first where nothing reads them, but kept out of the maxima.
   const int64_t start = a.first / kKeyBlock * kKeyBlock;
-  prefetch_keys(a, start, std::min(a.last, start + kKeyPrefetchKeys));
   for (int64_t j0 = start; j0 < a.last; j0 += kScoreKeys) {
     const int n = static_cast<int>(std::min<int64_t>(kScoreKeys, a.last - j0));
     score_rows(
@@ -521,11 +511,11 @@ void attention_rows(const AttentionRowsArgs& a) {
   const int64_t end = a.last + a.n_queries - 1;  // the last query's keys
   // Whole blocks, as in attention_row (the scores before `first` are not read).
   const int64_t start = a.first / kKeyBlock * kKeyBlock;
-  // Keys are read once per kScoreKeys for all rows; requested a chunk ahead (the rows' many
-  // FMA chains leave scores_t's own requests less to gain than they cost).
-  prefetch_keys(a, start, std::min(end, start + kScoreKeys));
+  // Keys are read once per kScoreKeys for all rows, not requested ahead: scores_t's requests
+  // cost more than they gained with the rows' many FMA chains, and requesting the next chunk
+  // measured the same (pp512 at depth 2048, qwen3 and smollm2; GCC had dropped those calls
+  // unnoticed until 2026-11-30, so the earlier measurements had none either).
   for (int64_t j0 = start; j0 < end; j0 += kScoreKeys) {
-    prefetch_keys(a, j0 + kScoreKeys, std::min(end, j0 + 2 * kScoreKeys));
     score_rows(
         n_rows, [&](int r) { return qh + int64_t{r} * hd; },
         [&](int r) {
