@@ -177,12 +177,23 @@ struct ScaleMinKernel {
   // Shuffle control: byte s of each 128-bit lane to the low byte of every word, 0 above.
   static __m256i scale_words(int s) { return _mm256_set1_epi16(static_cast<short>(0x8000 | s)); }
 
+  // Bytes [off, off + 16) of blocks a and b: a's in the low 128-bit lane, b's in the high one.
+  // A blend with b's 32 bytes from off - 16 (still inside the block: qs starts 16 bytes or more
+  // into it). vinserti128 would do the same on one lane-crossing pipe (one per cycle on Zen 3);
+  // vpblendd runs on any vector pipe.
+  static __m256i rows_pair(const Block& a, const Block& b, int off) {
+    static_assert(offsetof(Block, qs) >= 16);
+    return _mm256_blend_epi32(
+        _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.qs + off))),
+        load256(b.qs + off - 16), 0xf0);
+  }
+
   // Levels of elements 64j + 16k + [0, 16) (*lo) and 64j + 32 + 16k + [0, 16) (*hi) of the
   // two rows; qh holds bytes 16k.. of each row's qh (Q5_K).
   static void levels(const Block& a, const Block& b, const __m256i* qh, int j, int k, __m256i* lo,
                      __m256i* hi) {
     const __m256i low = _mm256_set1_epi8(0x0f);
-    const __m256i q = lane_pair(a.qs + 32 * j + 16 * k, b.qs + 32 * j + 16 * k);
+    const __m256i q = rows_pair(a, b, 32 * j + 16 * k);
     *lo = _mm256_and_si256(q, low);
     *hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
     if constexpr (kFifthBit) {
@@ -197,57 +208,69 @@ struct ScaleMinKernel {
     }
   }
 
+  // The 64-element groups outside, the row pairs inside: each group's activations are loaded
+  // once for both pairs.
   template <int R>
   [[gnu::always_inline]] static void run(int64_t n, const uint8_t* w, size_t w_stride, size_t ahead,
                                          const uint8_t* xp, float* out) {
     constexpr int kPairs = 2;  // an odd last row pairs with itself, missing pairs are zero
+    constexpr int P = (R + 1) / 2;
     const auto* x = reinterpret_cast<const BlockQ8_K*>(xp);
-    const __m256i ctl[8] = {scale_words(0), scale_words(1), scale_words(2), scale_words(3),
-                            scale_words(4), scale_words(5), scale_words(6), scale_words(7)};
     __m128 acc = _mm_setzero_ps();
     for (int64_t b = 0; b < n / kQKK; ++b) {
       const BlockQ8_K& xb = x[b];
+      const Block* wa[P];
+      const Block* wb[P];
+      __m256i sc_m[P], qh[P][2] = {}, isums[kPairs] = {}, min_sums[kPairs] = {};
+#pragma GCC unroll 2
+      for (int p = 0; p < P; ++p) {
+        wa[p] = &block_at<Block>(w, w_stride, 2 * p, b);
+        wb[p] = &block_at<Block>(w, w_stride, std::min(2 * p + 1, R - 1), b);
+        prefetch_ahead(*wa[p], ahead);
+        if (2 * p + 1 < R) prefetch_ahead(*wb[p], ahead);
+        sc_m[p] = scales_mins_k4(lane_pair(wa[p]->scales, wb[p]->scales));
+        if constexpr (kFifthBit) {
+          qh[p][0] = lane_pair(wa[p]->qh, wb[p]->qh);
+          qh[p][1] = lane_pair(wa[p]->qh + 16, wb[p]->qh + 16);
+        }
+      }
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        auto act = [&](int off) {  // 16 activations in both lanes
+          return _mm256_broadcastsi128_si256(
+              _mm_loadu_si128(reinterpret_cast<const __m128i*>(xb.qs + 64 * j + off)));
+        };
+        const __m256i a0 = act(0), a16 = act(16), a32 = act(32), a48 = act(48);
+#pragma GCC unroll 2
+        for (int p = 0; p < P; ++p) {
+          __m256i lo0, hi0, lo1, hi1;
+          levels(*wa[p], *wb[p], qh[p], j, 0, &lo0, &hi0);
+          levels(*wa[p], *wb[p], qh[p], j, 1, &lo1, &hi1);
+          const __m256i p_lo =
+              _mm256_add_epi16(_mm256_maddubs_epi16(lo0, a0), _mm256_maddubs_epi16(lo1, a16));
+          const __m256i p_hi =
+              _mm256_add_epi16(_mm256_maddubs_epi16(hi0, a32), _mm256_maddubs_epi16(hi1, a48));
+          isums[p] = _mm256_add_epi32(
+              isums[p], _mm256_madd_epi16(p_lo, _mm256_shuffle_epi8(sc_m[p], scale_words(2 * j))));
+          isums[p] = _mm256_add_epi32(
+              isums[p],
+              _mm256_madd_epi16(p_hi, _mm256_shuffle_epi8(sc_m[p], scale_words(2 * j + 1))));
+          // The sum stays one running register: without this GCC reassociated the adds into
+          // a tree of partial sums and spilled them (mca on znver3: 84 -> 71 cycles per four
+          // rows and super-block with this and the blends).
+          asm("" : "+x"(isums[p]));
+        }
+      }
       // Activation sums of the eight 32-element sub-blocks (|sum| <= 32 * 128: int16), in
       // both lanes.
       const __m256i pairs = _mm256_madd_epi16(load256(xb.bsums), _mm256_set1_epi16(1));
       const __m256i sub_sums = _mm256_broadcastsi128_si256(
           _mm_packs_epi32(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1)));
-      __m256i isums[kPairs] = {}, min_sums[kPairs] = {};
-      // Kept a loop: unrolled, GCC shares the activation registers between the two pairs and
-      // spills them (3-5% slower at -O3).
-#pragma GCC unroll 1
-      for (int p = 0; p < (R + 1) / 2; ++p) {
-        const Block& wa = block_at<Block>(w, w_stride, 2 * p, b);
-        const Block& wb = block_at<Block>(w, w_stride, std::min(2 * p + 1, R - 1), b);
-        prefetch_ahead(wa, ahead);
-        if (2 * p + 1 < R) prefetch_ahead(wb, ahead);
-        const __m256i sc_m = scales_mins_k4(lane_pair(wa.scales, wb.scales));
-        __m256i qh[2] = {};
-        if constexpr (kFifthBit)
-          qh[0] = lane_pair(wa.qh, wb.qh), qh[1] = lane_pair(wa.qh + 16, wb.qh + 16);
-        __m256i isum = _mm256_setzero_si256();
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; ++j) {
-          __m256i lo0, hi0, lo1, hi1;
-          levels(wa, wb, qh, j, 0, &lo0, &hi0);
-          levels(wa, wb, qh, j, 1, &lo1, &hi1);
-          auto act = [&](int off) {  // 16 activations in both lanes
-            return _mm256_broadcastsi128_si256(
-                _mm_loadu_si128(reinterpret_cast<const __m128i*>(xb.qs + 64 * j + off)));
-          };
-          const __m256i p_lo = _mm256_add_epi16(_mm256_maddubs_epi16(lo0, act(0)),
-                                                _mm256_maddubs_epi16(lo1, act(16)));
-          const __m256i p_hi = _mm256_add_epi16(_mm256_maddubs_epi16(hi0, act(32)),
-                                                _mm256_maddubs_epi16(hi1, act(48)));
-          isum = _mm256_add_epi32(isum,
-                                  _mm256_madd_epi16(p_lo, _mm256_shuffle_epi8(sc_m, ctl[2 * j])));
-          isum = _mm256_add_epi32(
-              isum, _mm256_madd_epi16(p_hi, _mm256_shuffle_epi8(sc_m, ctl[2 * j + 1])));
-        }
-        isums[p] = isum;
+#pragma GCC unroll 2
+      for (int p = 0; p < P; ++p) {
         // sum_i m_i * (activation sum of sub-block i), per lane
         min_sums[p] =
-            _mm256_madd_epi16(_mm256_unpackhi_epi8(sc_m, _mm256_setzero_si256()), sub_sums);
+            _mm256_madd_epi16(_mm256_unpackhi_epi8(sc_m[p], _mm256_setzero_si256()), sub_sums);
       }
       // Lane sums: u = rows 0, 2 (isum), 0, 2 (min) | rows 1, 3, 1, 3 of partial sums, then
       // reordered to rows 0-3 of isum | rows 0-3 of min_sum.
