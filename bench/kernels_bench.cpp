@@ -7,6 +7,8 @@
 #include <benchmark/benchmark.h>
 #include <sys/mman.h>
 
+#include <array>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -98,7 +100,7 @@ void BM_Matvec(benchmark::State& state, DType type) {
   const auto x = activations(type, n, 1);
   std::vector<float> y(static_cast<size_t>(n_rows));
   const auto& table = kernels::active_table();
-  const auto fn = table.matvec[static_cast<size_t>(type)];
+  const auto fn = table.matvec[static_cast<size_t>(type)].rows;
   const DType act = type_traits(type).vec_dot_type;
   const size_t xrb = act == DType::F32 ? static_cast<size_t>(n) * 4 : row_bytes(act, n);
   const size_t wrb = row_bytes(type, n);
@@ -342,6 +344,95 @@ void BM_MatmulThreads(benchmark::State& state, DType type) {
   munmap(mapped, w_bytes);
 }
 
+// A decode step's weight regions without the rest: per layer the q/k/v region, o, the
+// gate/up region and down, for every layer of a model shape in turn (each layer its own
+// weights, on 4 KiB pages, so that they stream from memory as a mapped file's do), then the
+// output matrix. args: d_model, d_ff, q_dim, kv_dim, layers, vocab, type, threads. Bytes/s of
+// weights and share_of_stream: what the region boundaries (start, tail, claim loop) leave of
+// the memory bandwidth when no serial work or attention sits between them.
+void BM_DecodeRegions(benchmark::State& state) {
+  const int64_t d = state.range(0), d_ff = state.range(1), q_dim = state.range(2),
+                kv_dim = state.range(3), layers = state.range(4), vocab = state.range(5);
+  const auto type = static_cast<DType>(state.range(6));
+  const int threads = static_cast<int>(state.range(7));
+  // Per layer: q, k, v, o, gate, up, down as {n_in, n_out}; then the output matrix.
+  std::vector<std::pair<int64_t, int64_t>> shapes;
+  for (int64_t l = 0; l < layers; ++l) {
+    for (auto s : {std::pair{d, q_dim},
+                   {d, kv_dim},
+                   {d, kv_dim},
+                   {q_dim, d},
+                   {d, d_ff},
+                   {d, d_ff},
+                   {d_ff, d}}) {
+      shapes.push_back(s);
+    }
+  }
+  shapes.emplace_back(d, vocab);
+  size_t total = 0;
+  std::vector<size_t> offsets;
+  for (auto [n_in, n_out] : shapes) {
+    offsets.push_back(total);
+    total += (row_bytes(type, n_in) * static_cast<size_t>(n_out) + 4095) / 4096 * 4096;
+  }
+  void* mapped = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  madvise(mapped, total, MADV_NOHUGEPAGE);
+  std::vector<TensorView> w(shapes.size());
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const auto rows = weight_rows(type, shapes[i].first, shapes[i].second);
+    auto* dst = static_cast<uint8_t*>(mapped) + offsets[i];
+    std::memcpy(dst, rows.data(), rows.size());
+    w[i].type = type;
+    w[i].ne[0] = shapes[i].first;
+    w[i].ne[1] = shapes[i].second;
+    w[i].data = dst;
+    w[i].name = "bench";
+  }
+  const auto x = gaussian(std::max(d, std::max(d_ff, q_dim)), 7);
+  std::vector<float> q(q_dim), k(kv_dim), v(kv_dim), o(d), gate(d_ff), up(d_ff), down(d),
+      logits(vocab);
+  ThreadPool pool(threads);
+  kernels::Workspace ws;
+  double part[5] = {};  // seconds in the q/k/v, o, gate/up, down and output regions
+  size_t part_bytes[5] = {};
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const size_t kind =
+        i + 1 == shapes.size() ? 4 : std::array<size_t, 7>{0, 0, 0, 1, 2, 2, 3}[i % 7];
+    part_bytes[kind] += row_bytes(type, shapes[i].first) * static_cast<size_t>(shapes[i].second);
+  }
+  time_against_stream(state, pool, mapped, total, [&] {
+    double t = now_seconds();
+    auto mark = [&](int kind) {
+      const double n = now_seconds();
+      part[kind] += n - t;
+      t = n;
+    };
+    for (int64_t l = 0; l < layers; ++l) {
+      const TensorView* lw = &w[static_cast<size_t>(l) * 7];
+      const kernels::MatmulTarget qkv[] = {
+          {&lw[0], q.data()}, {&lw[1], k.data()}, {&lw[2], v.data()}};
+      kernels::matmul_many(qkv, x.data(), 1, pool, ws);
+      mark(0);
+      kernels::matmul(lw[3], x.data(), 1, o.data(), pool, ws);
+      mark(1);
+      const kernels::MatmulTarget gate_up[] = {{&lw[4], gate.data()}, {&lw[5], up.data()}};
+      kernels::matmul_many(gate_up, x.data(), 1, pool, ws);
+      mark(2);
+      kernels::matmul(lw[6], x.data(), 1, down.data(), pool, ws);
+      mark(3);
+    }
+    kernels::matmul(w.back(), x.data(), 1, logits.data(), pool, ws);
+    mark(4);
+    benchmark::DoNotOptimize(logits.data());
+  });
+  const char* names[] = {"qkv_GB_s", "o_GB_s", "gate_up_GB_s", "down_GB_s", "output_GB_s"};
+  for (int i = 0; i < 5; ++i) {
+    state.counters[names[i]] = static_cast<double>(part_bytes[i]) *
+                               static_cast<double>(state.iterations()) / part[i] / 1e9;
+  }
+  munmap(mapped, total);
+}
+
 // args: MiB, threads. StreamRead split across the pool's threads.
 void BM_StreamReadThreads(benchmark::State& state) {
   const size_t n = static_cast<size_t>(state.range(0)) << 20;
@@ -430,6 +521,7 @@ const bool kRegistered = [] {
       ->Args({3072, 9, 3, 64, 2, 30})    // smollm2-135m at depth 3072: 71 MB of cache
       ->Args({3072, 16, 8, 128, 2, 28})  // qwen3-0.6b: 352 MB
       ->Args({3072, 32, 8, 64, 2, 16})   // llama-3.2-1b: 201 MB
+      ->Args({64, 9, 3, 64, 2, 30})      // smollm2-135m at tg128's average depth: fixed costs
       ->Unit(benchmark::kMillisecond)
       ->UseRealTime();
   benchmark::RegisterBenchmark("StreamRead", BM_StreamRead)
@@ -447,6 +539,12 @@ const bool kRegistered = [] {
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
   }
+  // smollm2-135m (Q8_0) and qwen3-0.6b (Q4_K for all, a simplification of Q4_K_M's mix).
+  benchmark::RegisterBenchmark("DecodeRegions", BM_DecodeRegions)
+      ->Args({576, 1536, 576, 192, 30, 49152, static_cast<int64_t>(DType::Q8_0), 2})
+      ->Args({1024, 3072, 2048, 1024, 28, 151936, static_cast<int64_t>(DType::Q4_K), 2})
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
   benchmark::RegisterBenchmark("StreamReadThreads", BM_StreamReadThreads)
       ->Args({256, 1})
       ->Args({256, 2})

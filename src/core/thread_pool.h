@@ -66,6 +66,20 @@ class ThreadPool {
     run_dynamic(job);
   }
 
+  // Runs job(thread) on the caller (thread 0) and on every worker that joins before the
+  // caller's call has returned; returns when all calls that started have returned. The job
+  // hands out its work through its own atomic claims, so that the caller's call alone finishes
+  // it when a worker never gets a core (run_chunks is the plain case). job must not throw.
+  template <class F>
+  void run_shared(F&& job) {
+    if (n_threads_ == 1) {
+      job(0);
+      return;
+    }
+    auto shared = [&](int thread, int) { job(thread); };
+    run_dynamic(shared);
+  }
+
   // Convenience: splits [0, n) into size() contiguous chunks aligned to `grain`.
   template <class F>
   void parallel_for(int64_t n, int64_t grain, F&& body) {

@@ -19,6 +19,21 @@ constexpr size_t kMaxTypeId = 40;
 // vec_dot_type, x_stride bytes apart. The scalar twin is vec_dot per (row, token).
 using MatvecFn = void (*)(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* x,
                           size_t x_stride, int64_t n_tokens, float* y, int64_t y_stride);
+// The rows a matvec kernel reads at once, each from its own stream (see MatvecGroupsFn).
+constexpr int kMatvecRows = 4;
+// Part of a matvec whose rows form kMatvecRows streams of stream_rows rows: row groups
+// [g0, g1), group g being rows g + i * stream_rows (i < 4); y[t * y_stride + g + i * stream_rows].
+// Calls on consecutive group ranges continue the same streams (matvec_driver.h): a decode
+// region hands them out so. `first`: the range does not continue one just read; its first rows
+// are requested before any is read.
+using MatvecGroupsFn = void (*)(int64_t n, const void* w, size_t w_stride, int64_t stream_rows,
+                                int64_t g0, int64_t g1, bool first, const void* x, size_t x_stride,
+                                int64_t n_tokens, float* y, int64_t y_stride);
+struct MatvecOps {
+  MatvecFn rows = nullptr;
+  MatvecGroupsFn groups = nullptr;
+  explicit operator bool() const { return rows != nullptr; }
+};
 
 // Prefill-shaped products (many tokens): activations, already quantized row by row by
 // quantize_row, are packed into groups of `group_tokens` tokens with the tokens in SIMD lanes;
@@ -137,7 +152,7 @@ struct KernelTable {
   std::string isa = "scalar";
   std::array<VecDotFn, kMaxTypeId> vec_dot{};            // by weight type
   std::array<QuantizeRowFn, kMaxTypeId> quantize_row{};  // by activation (vec_dot) type
-  std::array<MatvecFn, kMaxTypeId> matvec{};             // by weight type; null: vec_dot loop
+  std::array<MatvecOps, kMaxTypeId> matvec{};            // by weight type; empty: vec_dot loop
   std::array<const GemmOps*, kMaxTypeId> gemm{};         // by weight type; null: matvec
   SwigluFn swiglu = nullptr;
   RmsNormFn rms_norm = nullptr;
@@ -167,6 +182,10 @@ const KernelTable& active_table();
 void matvec_of(const KernelTable& table, DType type, int64_t n, const void* w, size_t w_stride,
                int64_t n_rows, const void* x, size_t x_stride, int64_t n_tokens, float* y,
                int64_t y_stride);
+// The same for row groups (MatvecGroupsFn).
+void matvec_groups_of(const KernelTable& table, DType type, int64_t n, const void* w,
+                      size_t w_stride, int64_t stream_rows, int64_t g0, int64_t g1, bool first,
+                      const void* x, size_t x_stride, int64_t n_tokens, float* y, int64_t y_stride);
 
 // The table of one instruction set ("scalar", "avx2", "avx512", "neon", "neon-dotprod",
 // "neon-i8mm"), or nullptr if this CPU (or build) lacks it. Tests use it to run every ISA against

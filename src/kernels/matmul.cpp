@@ -2,7 +2,7 @@
 // type's vec_dot_type (8-bit blocks for quantized weights, bit-exact with the scalar
 // quantizers), then:
 //  - few tokens (decode): matvec kernels, rows split across threads so each core streams
-//    its own share of the weights once;
+//    its own share of the weights once (Share);
 //  - many tokens (prefill): the GEMM path packs the quantized activations into token groups
 //    and reuses each weight block for all of them (rows split across threads as well).
 // Both give the scalar vec_dot's results bit for bit, so which one a token takes (it depends
@@ -11,6 +11,8 @@
 // matrix, and the input is quantized once per type). Also the embedding-row lookup.
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <new>
 
 #include "core/bandwidth.h"
 #include "core/error.h"
@@ -22,9 +24,9 @@ namespace {
 
 // Rows per scheduling unit: a multiple of every kernel's row tile.
 constexpr int64_t kRowGrain = 16;
-// No decode chunk smaller than this many weight bytes (per-chunk costs: a claim, a prefetch
-// ramp).
-constexpr size_t kMinChunkBytes = 32 * 1024;
+// No decode claim smaller than this many weight bytes (each costs an atomic increment and a
+// kernel call).
+constexpr size_t kMinClaimBytes = 32 * 1024;
 // No GEMM chunk smaller than this many rows (each chunk reads the whole batch's activations).
 constexpr int64_t kMinGemmChunkRows = 32;
 // From this many tokens on, the GEMM path (when the type has one) beats per-token matvecs.
@@ -39,7 +41,7 @@ int64_t round_up(int64_t n, int64_t to) {
   return (n + to - 1) / to * to;
 }
 
-// Regions hand out guided chunks: each takes 1/(2 n_threads) of the rows not yet handed out
+// GEMM regions hand out guided chunks: each takes 1/(2 n_threads) of the rows not yet handed out
 // (a multiple of kRowGrain, at least min_rows). The first chunks are long runs of weights;
 // the last ones are short, so a thread that is done waits at most a short chunk for the
 // others, where equal chunks would keep it waiting up to a long one (a preempted thread
@@ -60,22 +62,6 @@ int guided_chunks(int64_t n_rows, int64_t min_rows, int n_threads,
     bounds[static_cast<size_t>(++n)] = r;
   }
   return n;
-}
-
-// Requests the start of each row stream a matvec of rows [0, n_rows) will read (matvec_rows
-// reads a chunk as kReadStreams quarters, see matvec_driver.h): done for the next chunk while
-// this one is computed, so that whichever thread claims it starts on lines already on their
-// way. Measured per region on smollm2's decode, its 0.35-2 MB matrices went from 77-90% to
-// 80-91% of the rate of its 30 MB output matrix. always_inline: GCC drops calls to a function
-// that only prefetches.
-[[gnu::always_inline]] inline void prefetch_streams(const uint8_t* rows, int64_t n_rows,
-                                                    size_t row_bytes) {
-  const size_t stream =
-      static_cast<size_t>(n_rows / static_cast<int64_t>(kReadStreams)) * row_bytes;
-  const size_t head = std::min(kStreamPrefetchBytes / 2, stream);
-  for (size_t s = 0; s < kReadStreams; ++s) {
-    for (size_t off = 0; off < head; off += 64) __builtin_prefetch(rows + s * stream + off, 0, 3);
-  }
 }
 
 // One matrix of a GEMM region and its kernels.
@@ -183,20 +169,65 @@ void matmul_gemm(std::span<const GemmTarget> targets, const float* x, int64_t n_
 // a matvec kernel take the GEMM at any batch size (its results are the same).
 const GemmOps* gemm_for(const KernelTable& table, const TensorView& w, int64_t n_tokens) {
   const GemmOps* gemm = table.gemm[static_cast<size_t>(w.type)];
-  const bool has_matvec = table.matvec[static_cast<size_t>(w.type)] != nullptr;
+  const bool has_matvec = static_cast<bool>(table.matvec[static_cast<size_t>(w.type)]);
   return gemm != nullptr && (n_tokens >= kGemmMinTokens || !has_matvec) ? gemm : nullptr;
 }
 
-// One weight matrix of a matvec region and its range of chunks in the region's chunk list.
+// One weight matrix of a matvec region.
 struct MatvecPart {
   const TensorView* w = nullptr;
   float* y = nullptr;
   int act = -1;                 // index of its quantized activations, -1: the f32 input itself
   const uint8_t* xq = nullptr;  // its activations, x_stride bytes per token
   size_t x_stride = 0;
-  int64_t first_chunk = 0;
-  std::array<int64_t, kMaxGuidedChunks + 1> bounds;  // rows of chunk i: [bounds[i], bounds[i+1])
 };
+
+// A decode region gives every thread one share of each matrix: a run of rows read as
+// kMatvecRows streams (MatvecGroupsFn), claimed a range of groups at a time from `next`. The
+// owner claims first, each range continuing the streams of the last, so its rows arrive as
+// one long read per stream (requested ahead by the kernels' prefetches) and no range starts
+// cold. A thread done with its own shares then claims from the others' (the guided sizes
+// shrink toward the end, so it takes a short range where one is left). Chunks of the region
+// handed to whichever thread came next each started four cold streams: on smollm2's decode a
+// 38 KB chunk ran at 8.5 GB/s per thread where a long run reached 12-13.
+struct alignas(64) Share {
+  const MatvecPart* part;
+  int64_t row0;               // first row
+  int64_t groups;             // rows per stream: rows [row0, row0 + kMatvecRows * groups)
+  int64_t tail;               // rows after those (fewer than kMatvecRows), one at a time
+  int64_t min_claim;          // groups
+  std::atomic<int64_t> next;  // first group not claimed yet
+};
+
+// Claims ranges of s until none is left, each by MatvecGroupsFn (`first` where it does not
+// continue this thread's last range); the claim that reaches the end does the tail rows.
+void work_on_share(const KernelTable& table, Share& s, int64_t n_in, int64_t n_tokens) {
+  const MatvecPart& p = *s.part;
+  const TensorView& w = *p.w;
+  const size_t row_bytes = w.row_bytes();
+  const auto* rows = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(s.row0) * row_bytes;
+  float* y = p.y + s.row0;
+  const int64_t n_out = w.ne[1];
+  const int64_t limit = std::max<int64_t>(s.groups, 1);  // an empty share's tail is claim 0
+  int64_t last_end = -1;
+  for (;;) {
+    const int64_t left = s.groups - s.next.load(std::memory_order_relaxed);
+    const int64_t want = std::max(s.min_claim, left / 8);
+    const int64_t g0 = s.next.fetch_add(want, std::memory_order_relaxed);
+    if (g0 >= limit) return;
+    const int64_t g1 = std::min(g0 + want, s.groups);
+    if (g1 > g0) {
+      matvec_groups_of(table, w.type, n_in, rows, row_bytes, s.groups, g0, g1, g0 != last_end, p.xq,
+                       p.x_stride, n_tokens, y, n_out);
+    }
+    last_end = g1;
+    if (g0 + want >= limit && s.tail > 0) {
+      const int64_t first_tail = kMatvecRows * s.groups;
+      matvec_of(table, w.type, n_in, rows + static_cast<size_t>(first_tail) * row_bytes, row_bytes,
+                s.tail, p.xq, p.x_stride, n_tokens, y + first_tail, n_out);
+    }
+  }
+}
 
 }  // namespace
 
@@ -227,7 +258,6 @@ void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t 
   std::array<MatvecPart, kMaxMatmulTargets> parts;
   std::array<DType, kMaxMatmulTargets> act_types{};
   int n_gemms = 0, n_parts = 0, n_acts = 0;
-  int64_t n_chunks = 0;
   for (const MatmulTarget& t : targets) {
     if (const GemmOps* gemm = gemm_for(table, *t.w, n_tokens)) {
       gemms[static_cast<size_t>(n_gemms++)] = GemmTarget{gemm, t.w, t.y};
@@ -236,9 +266,6 @@ void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t 
     MatvecPart& p = parts[static_cast<size_t>(n_parts++)];
     p.w = t.w;
     p.y = t.y;
-    p.first_chunk = n_chunks;
-    n_chunks += guided_chunks(t.w->ne[1], static_cast<int64_t>(kMinChunkBytes / t.w->row_bytes()),
-                              pool.size(), p.bounds);
     const DType act = type_traits(t.w->type).vec_dot_type;
     if (act == DType::F32) continue;
     int a = 0;
@@ -259,7 +286,11 @@ void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t 
     act_bytes += align_up(row_bytes(act_types[static_cast<size_t>(a)], n_in) *
                           static_cast<size_t>(n_tokens));
   }
-  uint8_t* quantized = n_acts > 0 ? ws.bytes(act_bytes) : nullptr;
+  const int n_threads = pool.size();
+  const auto n_shares = static_cast<size_t>(n_parts * n_threads);
+  uint8_t* scratch = ws.bytes(act_bytes + n_shares * sizeof(Share));
+  uint8_t* quantized = scratch;
+  auto* shares = reinterpret_cast<Share*>(scratch + act_bytes);
   for (int a = 0; a < n_acts; ++a) {
     const DType act = act_types[static_cast<size_t>(a)];
     const QuantizeRowFn quantize = table.quantize_row[static_cast<size_t>(act)];
@@ -277,32 +308,41 @@ void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t 
                      : quantized + act_offsets[static_cast<size_t>(p.act)];
   }
 
-  pool.run_chunks(n_chunks, [&](int64_t c, int) {
-    int i = n_parts - 1;
-    while (parts[static_cast<size_t>(i)].first_chunk > c) --i;
+  // Share t of each matrix: rows [N t / T, N (t + 1) / T), cut at multiples of kRowGrain.
+  for (int i = 0; i < n_parts; ++i) {
     const MatvecPart& p = parts[static_cast<size_t>(i)];
-    const TensorView& w = *p.w;
-    const int64_t n_out = w.ne[1];
-    const size_t w_row_bytes = w.row_bytes();
-    const auto chunk = static_cast<size_t>(c - p.first_chunk);
-    const int64_t r0 = p.bounds[chunk], r1 = p.bounds[chunk + 1];
-    const uint8_t* rows =
-        static_cast<const uint8_t*>(w.data) + static_cast<size_t>(r0) * w_row_bytes;
-    const int64_t part_end =
-        i + 1 < n_parts ? parts[static_cast<size_t>(i + 1)].first_chunk : n_chunks;
-    if (c + 1 < part_end) {
-      prefetch_streams(rows + static_cast<size_t>(r1 - r0) * w_row_bytes, p.bounds[chunk + 2] - r1,
-                       w_row_bytes);
+    const int64_t n_rows = p.w->ne[1];
+    const int64_t min_claim = std::max<int64_t>(
+        1, static_cast<int64_t>(kMinClaimBytes /
+                                (static_cast<size_t>(kMatvecRows) * p.w->row_bytes())));
+    for (int t = 0; t < n_threads; ++t) {
+      const int64_t r0 = t == 0 ? 0 : n_rows * t / n_threads / kRowGrain * kRowGrain;
+      const int64_t r1 =
+          t + 1 == n_threads ? n_rows : n_rows * (t + 1) / n_threads / kRowGrain * kRowGrain;
+      Share* s = new (&shares[static_cast<size_t>(i * n_threads + t)]) Share{};
+      s->part = &p;
+      s->row0 = r0;
+      s->groups = (r1 - r0) / kMatvecRows;
+      s->tail = (r1 - r0) % kMatvecRows;
+      s->min_claim = min_claim;
+      s->next.store(r1 > r0 ? 0 : s->groups + 1, std::memory_order_relaxed);
     }
-    matvec_of(table, w.type, n_in, rows, w_row_bytes, r1 - r0, p.xq, p.x_stride, n_tokens, p.y + r0,
-              n_out);
+  }
+  // Each thread its own shares first, then the others' (the next thread's first).
+  pool.run_shared([&](int me) {
+    for (int k = 0; k < n_threads; ++k) {
+      const int t = (me + k) % n_threads;
+      for (int i = 0; i < n_parts; ++i) {
+        work_on_share(table, shares[static_cast<size_t>(i * n_threads + t)], n_in, n_tokens);
+      }
+    }
   });
 }
 
 void matvec_of(const KernelTable& table, DType type, int64_t n, const void* w, size_t w_stride,
                int64_t n_rows, const void* x, size_t x_stride, int64_t n_tokens, float* y,
                int64_t y_stride) {
-  if (const MatvecFn matvec = table.matvec[static_cast<size_t>(type)]) {
+  if (const MatvecFn matvec = table.matvec[static_cast<size_t>(type)].rows) {
     matvec(n, w, w_stride, n_rows, x, x_stride, n_tokens, y, y_stride);
     return;
   }
@@ -314,6 +354,22 @@ void matvec_of(const KernelTable& table, DType type, int64_t n, const void* w, s
       y[t * y_stride + r] =
           dot(n, wb + static_cast<size_t>(r) * w_stride, xb + static_cast<size_t>(t) * x_stride);
     }
+  }
+}
+
+void matvec_groups_of(const KernelTable& table, DType type, int64_t n, const void* w,
+                      size_t w_stride, int64_t stream_rows, int64_t g0, int64_t g1, bool first,
+                      const void* x, size_t x_stride, int64_t n_tokens, float* y,
+                      int64_t y_stride) {
+  if (const MatvecGroupsFn groups = table.matvec[static_cast<size_t>(type)].groups) {
+    groups(n, w, w_stride, stream_rows, g0, g1, first, x, x_stride, n_tokens, y, y_stride);
+    return;
+  }
+  const auto* wb = static_cast<const uint8_t*>(w);
+  for (int64_t s = 0; s < kMatvecRows; ++s) {
+    const int64_t r0 = s * stream_rows + g0;
+    matvec_of(table, type, n, wb + static_cast<size_t>(r0) * w_stride, w_stride, g1 - g0, x,
+              x_stride, n_tokens, y + r0, y_stride);
   }
 }
 

@@ -1,9 +1,9 @@
 // Matrix products of every SIMD table (decode matvec, prefill GEMM, float dots) against the
 // scalar vec_dot of the same weight and activation rows, for random and edge-case weights,
 // odd row counts, a single row and token counts 1..33 (70 rows and tokens for the GEMM); and
-// kernels::matmul end to end at 1 and 2 threads against the scalar table. The tolerance is zero: every SIMD path repeats the
-// twin's float operations in the twin's order (integer parts are exact in any order), which is
-// what makes a token's result independent of the batch it is computed in.
+// kernels::matmul end to end at 1 to 3 threads against the scalar table. The tolerance is zero:
+// every SIMD path repeats the twin's float operations in the twin's order (integer parts are exact
+// in any order), which is what makes a token's result independent of the batch it is computed in.
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -19,8 +19,7 @@ constexpr DType kWeightTypes[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::
                                   DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K,
                                   DType::F16,  DType::BF16, DType::F32};
 constexpr WeightKind kKinds[] = {WeightKind::Quantized, WeightKind::RandomBits,
-                                 WeightKind::MaxScales, WeightKind::Zero,
-                                 WeightKind::LowestLevels};
+                                 WeightKind::MaxScales, WeightKind::Zero, WeightKind::LowestLevels};
 
 const char* kind_name(WeightKind k) {
   switch (k) {
@@ -129,7 +128,7 @@ TEST(Matvec, EveryIsaMatchesScalarDot) {
   for (const auto& isa : isas) {
     const kernels::KernelTable& table = *kernels::table_for(isa);
     for (DType type : kWeightTypes) {
-      const kernels::MatvecFn fn = table.matvec[static_cast<size_t>(type)];
+      const kernels::MatvecFn fn = table.matvec[static_cast<size_t>(type)].rows;
       if (fn == nullptr) continue;
       for (const Case& c : cases(type, false)) {
         const auto w = weight_rows(c.type, c.n, c.n_rows, c.kind, 7);
@@ -140,6 +139,51 @@ TEST(Matvec, EveryIsaMatchesScalarDot) {
         fn(c.n, w.data(), row_bytes(type, c.n), c.n_rows, x.data(), xrb, c.n_tokens, y.data(),
            c.n_rows);
         expect_identical(c, w, x, y, "matvec " + describe(isa, c));
+      }
+    }
+  }
+}
+
+// The row-group entry (MatvecGroupsFn) over the rows as four streams, handed out in ranges of
+// 1, 2 and the rest of the groups, each either continuing the last or starting streams
+// anew, and the rows past the streams by the plain entry: the same as the scalar dot.
+TEST(Matvec, EveryIsaGroupsMatchScalarDot) {
+  const auto isas = simd_isas();
+  if (isas.empty()) GTEST_SKIP() << "no SIMD instruction set on this machine";
+  for (const auto& isa : isas) {
+    const kernels::KernelTable& table = *kernels::table_for(isa);
+    for (DType type : kWeightTypes) {
+      const kernels::MatvecOps ops = table.matvec[static_cast<size_t>(type)];
+      if (!ops) continue;
+      ASSERT_NE(ops.groups, nullptr) << isa << " " << dtype_name(type);
+      const int64_t n = dtype_geometry(type).block_size == 256 ? 512 : 96;
+      for (int64_t n_rows : {4, 9, 23, 70}) {
+        for (int64_t n_tokens : {1, 3}) {
+          const Case c{type, n, n_rows, n_tokens, WeightKind::Quantized};
+          const auto w = weight_rows(type, n, n_rows, c.kind, 17);
+          const auto x = activation_rows(type, n, n_tokens, 19);
+          const DType act = type_traits(type).vec_dot_type;
+          const size_t xrb = act == DType::F32 ? static_cast<size_t>(n) * 4 : row_bytes(act, n);
+          const size_t wrb = row_bytes(type, n);
+          std::vector<float> y(static_cast<size_t>(n_rows * n_tokens), -1.0f);
+          const int64_t q = n_rows / kernels::kMatvecRows;
+          int64_t g = 0;
+          bool first = true;
+          for (int64_t size : {int64_t{1}, int64_t{2}, q}) {
+            const int64_t g1 = std::min(q, g + size);
+            if (g1 <= g) continue;
+            ops.groups(n, w.data(), wrb, q, g, g1, first, x.data(), xrb, n_tokens, y.data(),
+                       n_rows);
+            g = g1;
+            first = !first;
+          }
+          const int64_t rest = kernels::kMatvecRows * q;
+          if (rest < n_rows) {
+            ops.rows(n, w.data() + wrb * static_cast<size_t>(rest), wrb, n_rows - rest, x.data(),
+                     xrb, n_tokens, y.data() + rest, n_rows);
+          }
+          expect_identical(c, w, x, y, "matvec groups " + describe(isa, c));
+        }
       }
     }
   }
@@ -199,32 +243,37 @@ TEST(FloatDots, EveryIsaEqualsLaneOrderTwinBitForBit) {
 }
 
 // kernels::matmul with the active table (both paths, threads) against the scalar table: equal.
-TEST(Matmul, ActiveTableEqualsScalarAtOneAndTwoThreads) {
+// Decode shares: a few rows (a thread with none, one with only single rows), rows in four
+// streams plus single ones, and enough for many claims.
+TEST(Matmul, ActiveTableEqualsScalarAtOneToThreeThreads) {
   for (DType type :
        {DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::Q4_0, DType::Q5_K, DType::Q2_K, DType::F16}) {
-    const int64_t n = 512, n_out = 37;
-    const auto w = weight_rows(type, n, n_out, WeightKind::Quantized, 21);
-    TensorView view;
-    view.type = type;
-    view.ne[0] = n;
-    view.ne[1] = n_out;
-    view.data = w.data();
-    view.name = "w";
-    for (int threads : {1, 2}) {
-      ThreadPool pool(threads);
-      kernels::Workspace ws;
-      for (int64_t tokens : {1, 2, 7, 16, 17, 40}) {
-        std::vector<float> x(static_cast<size_t>(n * tokens));
-        for (int64_t t = 0; t < tokens; ++t) {
-          const auto row = gaussian(n, 100 + static_cast<uint32_t>(t));
-          std::copy(row.begin(), row.end(), x.begin() + t * n);
+    for (int64_t n_out : {3, 37, 1000}) {
+      const int64_t n = 512;
+      const auto w = weight_rows(type, n, n_out, WeightKind::Quantized, 21);
+      TensorView view;
+      view.type = type;
+      view.ne[0] = n;
+      view.ne[1] = n_out;
+      view.data = w.data();
+      view.name = "w";
+      for (int threads : {1, 2, 3}) {
+        ThreadPool pool(threads);
+        kernels::Workspace ws;
+        for (int64_t tokens : {1, 2, 7, 16, 17, 40}) {
+          std::vector<float> x(static_cast<size_t>(n * tokens));
+          for (int64_t t = 0; t < tokens; ++t) {
+            const auto row = gaussian(n, 100 + static_cast<uint32_t>(t));
+            std::copy(row.begin(), row.end(), x.begin() + t * n);
+          }
+          std::vector<float> want(static_cast<size_t>(n_out * tokens)), got(want.size());
+          kernels::force_scalar(true);
+          kernels::matmul(view, x.data(), tokens, want.data(), pool, ws);
+          kernels::force_scalar(false);
+          kernels::matmul(view, x.data(), tokens, got.data(), pool, ws);
+          EXPECT_EQ(want, got) << dtype_name(type) << " rows=" << n_out << " threads=" << threads
+                               << " tokens=" << tokens;
         }
-        std::vector<float> want(static_cast<size_t>(n_out * tokens)), got(want.size());
-        kernels::force_scalar(true);
-        kernels::matmul(view, x.data(), tokens, want.data(), pool, ws);
-        kernels::force_scalar(false);
-        kernels::matmul(view, x.data(), tokens, got.data(), pool, ws);
-        EXPECT_EQ(want, got) << dtype_name(type) << " threads=" << threads << " tokens=" << tokens;
       }
     }
   }
@@ -268,7 +317,8 @@ TEST(Matmul, ManyEqualsSeparateCalls) {
   std::vector<std::vector<uint8_t>> data;
   std::vector<TensorView> views;
   for (size_t i = 0; i < 4; ++i) {
-    data.push_back(weight_rows(types[i], n, rows[i], WeightKind::Quantized, 40 + static_cast<uint32_t>(i)));
+    data.push_back(
+        weight_rows(types[i], n, rows[i], WeightKind::Quantized, 40 + static_cast<uint32_t>(i)));
   }
   for (size_t i = 0; i < 4; ++i) {
     TensorView v;
@@ -279,7 +329,7 @@ TEST(Matmul, ManyEqualsSeparateCalls) {
     v.name = "w" + std::to_string(i);
     views.push_back(v);
   }
-  for (int threads : {1, 2}) {
+  for (int threads : {1, 2, 3}) {
     ThreadPool pool(threads);
     kernels::Workspace ws;
     for (int64_t tokens : {1, 3, 17}) {
@@ -298,8 +348,8 @@ TEST(Matmul, ManyEqualsSeparateCalls) {
       }
       kernels::matmul_many(targets, x.data(), tokens, pool, ws);
       for (size_t i = 0; i < 4; ++i) {
-        EXPECT_EQ(want[i], got[i]) << dtype_name(types[i]) << " threads=" << threads
-                                   << " tokens=" << tokens;
+        EXPECT_EQ(want[i], got[i])
+            << dtype_name(types[i]) << " threads=" << threads << " tokens=" << tokens;
       }
     }
   }

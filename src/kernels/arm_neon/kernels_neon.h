@@ -26,15 +26,15 @@ void to_f16(const float* x, uint16_t* out, int64_t n);
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
 
 // Decode matvec (MatvecFn) with integer products widened by plain NEON (SMULL/SADALP), by
-// weight type; nullptr for types without one.
-MatvecFn matvec(DType type);
+// weight type; empty for types without one.
+MatvecOps matvec(DType type);
 
 }  // namespace pocket::kernels::neon
 
 namespace pocket::kernels::neon_dotprod {
 
 // The same matvec kernels with SDOT for the integer products (matvec_dotprod.cpp).
-MatvecFn matvec(DType type);
+MatvecOps matvec(DType type);
 
 }  // namespace pocket::kernels::neon_dotprod
 

@@ -18,7 +18,7 @@ struct WideningDot {
 
 }  // namespace
 
-MatvecFn matvec(DType type) {
+MatvecOps matvec(DType type) {
   return matvec_for<WideningDot>(type);
 }
 

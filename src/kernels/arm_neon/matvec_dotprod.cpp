@@ -16,7 +16,7 @@ struct SdotDot {
 
 namespace pocket::kernels::neon_dotprod {
 
-MatvecFn matvec(DType type) {
+MatvecOps matvec(DType type) {
   return neon::matvec_for<neon::SdotDot>(type);
 }
 

@@ -418,32 +418,32 @@ struct Q6_KKernel {
   }
 };
 
-// The matvec of each weight type for one dot-product flavour (nullptr for other types).
+// The matvec of each weight type for one dot-product flavour (empty for other types).
 template <class Dot>
-MatvecFn matvec_for(DType type) {
+MatvecOps matvec_for(DType type) {
   switch (type) {
     case DType::Q8_0:
-      return matvec_rows<LegacyKernel<Dot, Q8_0Format>>;
+      return matvec_ops<LegacyKernel<Dot, Q8_0Format>>();
     case DType::Q4_0:
-      return matvec_rows<LegacyKernel<Dot, Q4_0Format>>;
+      return matvec_ops<LegacyKernel<Dot, Q4_0Format>>();
     case DType::Q4_1:
-      return matvec_rows<LegacyKernel<Dot, Q4_1Format>>;
+      return matvec_ops<LegacyKernel<Dot, Q4_1Format>>();
     case DType::Q5_0:
-      return matvec_rows<LegacyKernel<Dot, Q5_0Format>>;
+      return matvec_ops<LegacyKernel<Dot, Q5_0Format>>();
     case DType::Q5_1:
-      return matvec_rows<LegacyKernel<Dot, Q5_1Format>>;
+      return matvec_ops<LegacyKernel<Dot, Q5_1Format>>();
     case DType::Q2_K:
-      return matvec_rows<Q2_KKernel<Dot>>;
+      return matvec_ops<Q2_KKernel<Dot>>();
     case DType::Q3_K:
-      return matvec_rows<Q3_KKernel<Dot>>;
+      return matvec_ops<Q3_KKernel<Dot>>();
     case DType::Q4_K:
-      return matvec_rows<ScaleMinKernel<Dot, false>>;
+      return matvec_ops<ScaleMinKernel<Dot, false>>();
     case DType::Q5_K:
-      return matvec_rows<ScaleMinKernel<Dot, true>>;
+      return matvec_ops<ScaleMinKernel<Dot, true>>();
     case DType::Q6_K:
-      return matvec_rows<Q6_KKernel<Dot>>;
+      return matvec_ops<Q6_KKernel<Dot>>();
     default:
-      return nullptr;
+      return {};
   }
 }
 

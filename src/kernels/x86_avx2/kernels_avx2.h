@@ -26,8 +26,8 @@ void attention_flash(const AttentionFlashArgs& a);
 void attention_q8_tile(const float* s, int n, const float* levels, const float* scales,
                        int head_dim, float* max, float* sum, float* acc);
 
-// Decode matvec of a weight type (every quantized type and F32/F16/BF16), else nullptr.
-MatvecFn matvec(DType type);
+// Decode matvec of a weight type (every quantized type and F32/F16/BF16), else empty.
+MatvecOps matvec(DType type);
 const GemmOps* gemm_ops(DType type);        // quantized weights
 const GemmOps* float_gemm_ops(DType type);  // F32, F16, BF16 weights
 

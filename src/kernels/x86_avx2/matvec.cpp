@@ -471,36 +471,36 @@ struct FloatKernel {
 
 }  // namespace
 
-MatvecFn matvec(DType type) {
+MatvecOps matvec(DType type) {
   switch (type) {
     case DType::Q8_0:
-      return matvec_rows<Q8_0Kernel>;
+      return matvec_ops<Q8_0Kernel>();
     case DType::Q4_0:
-      return matvec_rows<LegacyKernel<FmtQ4_0>>;
+      return matvec_ops<LegacyKernel<FmtQ4_0>>();
     case DType::Q4_1:
-      return matvec_rows<LegacyKernel<FmtQ4_1>>;
+      return matvec_ops<LegacyKernel<FmtQ4_1>>();
     case DType::Q5_0:
-      return matvec_rows<LegacyKernel<FmtQ5_0>>;
+      return matvec_ops<LegacyKernel<FmtQ5_0>>();
     case DType::Q5_1:
-      return matvec_rows<LegacyKernel<FmtQ5_1>>;
+      return matvec_ops<LegacyKernel<FmtQ5_1>>();
     case DType::Q2_K:
-      return matvec_rows<LowKKernel<false>>;
+      return matvec_ops<LowKKernel<false>>();
     case DType::Q3_K:
-      return matvec_rows<LowKKernel<true>>;
+      return matvec_ops<LowKKernel<true>>();
     case DType::Q4_K:
-      return matvec_rows<ScaleMinKernel<false>>;
+      return matvec_ops<ScaleMinKernel<false>>();
     case DType::Q5_K:
-      return matvec_rows<ScaleMinKernel<true>>;
+      return matvec_ops<ScaleMinKernel<true>>();
     case DType::Q6_K:
-      return matvec_rows<Q6_KKernel>;
+      return matvec_ops<Q6_KKernel>();
     case DType::F32:
-      return matvec_rows<FloatKernel<LoadF32>>;
+      return matvec_ops<FloatKernel<LoadF32>>();
     case DType::F16:
-      return matvec_rows<FloatKernel<LoadF16>>;
+      return matvec_ops<FloatKernel<LoadF16>>();
     case DType::BF16:
-      return matvec_rows<FloatKernel<LoadBF16>>;
+      return matvec_ops<FloatKernel<LoadBF16>>();
     default:
-      return nullptr;
+      return {};
   }
 }
 

@@ -18,11 +18,9 @@ bool install_avx512(KernelTable& table) {
   set(DType::F16, table.quantize_row, avx512::convert_f16);
   set(DType::BF16, table.quantize_row, avx512::convert_bf16);
 
-  set(DType::Q8_0, table.matvec, avx512::matvec_q8_0);
-  set(DType::Q4_0, table.matvec, avx512::matvec_q4_0);
-  set(DType::Q4_K, table.matvec, avx512::matvec_q4_k);
-  set(DType::Q5_K, table.matvec, avx512::matvec_q5_k);
-  set(DType::Q6_K, table.matvec, avx512::matvec_q6_k);
+  for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    set(type, table.matvec, avx512::matvec(type));
+  }
   set(DType::F32, table.vec_dot, avx512::dot_f32);
   set(DType::F16, table.vec_dot, avx512::dot_f16);
   set(DType::BF16, table.vec_dot, avx512::dot_bf16);

@@ -16,17 +16,8 @@ void quantize_q8_k(const float* src, void* dst, int64_t n);
 void convert_f16(const float* src, void* dst, int64_t n);
 void convert_bf16(const float* src, void* dst, int64_t n);
 
-// Decode matvec (MatvecFn).
-void matvec_q8_0(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys);
-void matvec_q4_0(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys);
-void matvec_q4_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys);
-void matvec_q5_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys);
-void matvec_q6_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys);
+// Decode matvec of a weight type (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K), else empty.
+MatvecOps matvec(DType type);
 
 // Float kernels (float_ops.cpp).
 float dot_f32(int64_t n, const void* w, const void* x);

@@ -310,25 +310,21 @@ struct Q6_KKernel {
 
 }  // namespace
 
-void matvec_q8_0(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys) {
-  matvec_rows<Q8_0Kernel>(n, w, ws, nr, x, xs, nt, y, ys);
-}
-void matvec_q4_0(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys) {
-  matvec_rows<Q4_0Kernel>(n, w, ws, nr, x, xs, nt, y, ys);
-}
-void matvec_q4_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys) {
-  matvec_rows<ScaleMinKernel<false>>(n, w, ws, nr, x, xs, nt, y, ys);
-}
-void matvec_q5_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys) {
-  matvec_rows<ScaleMinKernel<true>>(n, w, ws, nr, x, xs, nt, y, ys);
-}
-void matvec_q6_k(int64_t n, const void* w, size_t ws, int64_t nr, const void* x, size_t xs,
-                 int64_t nt, float* y, int64_t ys) {
-  matvec_rows<Q6_KKernel>(n, w, ws, nr, x, xs, nt, y, ys);
+MatvecOps matvec(DType type) {
+  switch (type) {
+    case DType::Q8_0:
+      return matvec_ops<Q8_0Kernel>();
+    case DType::Q4_0:
+      return matvec_ops<Q4_0Kernel>();
+    case DType::Q4_K:
+      return matvec_ops<ScaleMinKernel<false>>();
+    case DType::Q5_K:
+      return matvec_ops<ScaleMinKernel<true>>();
+    case DType::Q6_K:
+      return matvec_ops<Q6_KKernel>();
+    default:
+      return {};
+  }
 }
 
 }  // namespace pocket::kernels::avx512
