@@ -1,7 +1,8 @@
 // What every ISA's decode matvec shares: the walk over weight rows as kMatvecRows row streams
-// (then single rows) for every token, and the software prefetch the x86 kernels use. Included only by kernels/<isa>/ files. Everything here has internal linkage
-// (an anonymous namespace): each ISA's copy is compiled with that ISA's flags, and the linker
-// must never put one ISA's copy in another's place.
+// (then single rows) for every token, and the software prefetch the x86 kernels use. Included
+// only by kernels/<isa>/ files. Everything here has internal linkage (an anonymous namespace):
+// each ISA's copy is compiled with that ISA's flags, and the linker must never put one ISA's
+// copy in another's place.
 #pragma once
 
 #include <algorithm>
@@ -44,7 +45,7 @@ template <class Block>
 
 // Requests the first `bytes` of kMatvecRows streams `spacing` bytes apart, a line of each in
 // turn: the kernels read a row of every stream at once, so the first rows of all four arrive
-// first.
+// first. always_inline, like every prefetch helper.
 [[gnu::always_inline]] inline void prefetch_stream_heads(const uint8_t* first, size_t spacing,
                                                          size_t bytes) {
   for (size_t off = 0; off < bytes; off += 64) {

@@ -25,7 +25,7 @@ float dot_bf16(int64_t n, const void* w, const void* x);
 void to_f16(const float* x, uint16_t* out, int64_t n);
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
 
-// Decode matvec (MatvecFn) with integer products widened by plain NEON (SMULL/SADALP), by
+// Decode matvec (MatvecOps) with integer products widened by plain NEON (SMULL/SADALP), by
 // weight type; empty for types without one.
 MatvecOps matvec(DType type);
 
