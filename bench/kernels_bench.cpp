@@ -7,8 +7,6 @@
 #include <benchmark/benchmark.h>
 #include <sys/mman.h>
 
-#include <array>
-#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -355,36 +353,41 @@ void BM_DecodeRegions(benchmark::State& state) {
                 kv_dim = state.range(3), layers = state.range(4), vocab = state.range(5);
   const auto type = static_cast<DType>(state.range(6));
   const int threads = static_cast<int>(state.range(7));
-  // Per layer: q, k, v, o, gate, up, down as {n_in, n_out}; then the output matrix.
-  std::vector<std::pair<int64_t, int64_t>> shapes;
+  // Per layer: q, k, v, o, gate, up, down; then the output matrix. kind: the region it is
+  // timed in (q/k/v, o, gate/up, down, output).
+  struct Shape {
+    int64_t n_in, n_out;
+    size_t kind;
+  };
+  std::vector<Shape> shapes;
   for (int64_t l = 0; l < layers; ++l) {
-    for (auto s : {std::pair{d, q_dim},
-                   {d, kv_dim},
-                   {d, kv_dim},
-                   {q_dim, d},
-                   {d, d_ff},
-                   {d, d_ff},
-                   {d_ff, d}}) {
+    for (Shape s : {Shape{d, q_dim, 0},
+                    {d, kv_dim, 0},
+                    {d, kv_dim, 0},
+                    {q_dim, d, 1},
+                    {d, d_ff, 2},
+                    {d, d_ff, 2},
+                    {d_ff, d, 3}}) {
       shapes.push_back(s);
     }
   }
-  shapes.emplace_back(d, vocab);
+  shapes.push_back({d, vocab, 4});
   size_t total = 0;
   std::vector<size_t> offsets;
-  for (auto [n_in, n_out] : shapes) {
+  for (const Shape& s : shapes) {
     offsets.push_back(total);
-    total += (row_bytes(type, n_in) * static_cast<size_t>(n_out) + 4095) / 4096 * 4096;
+    total += (row_bytes(type, s.n_in) * static_cast<size_t>(s.n_out) + 4095) / 4096 * 4096;
   }
   void* mapped = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   madvise(mapped, total, MADV_NOHUGEPAGE);
   std::vector<TensorView> w(shapes.size());
   for (size_t i = 0; i < shapes.size(); ++i) {
-    const auto rows = weight_rows(type, shapes[i].first, shapes[i].second);
+    const auto rows = weight_rows(type, shapes[i].n_in, shapes[i].n_out);
     auto* dst = static_cast<uint8_t*>(mapped) + offsets[i];
     std::memcpy(dst, rows.data(), rows.size());
     w[i].type = type;
-    w[i].ne[0] = shapes[i].first;
-    w[i].ne[1] = shapes[i].second;
+    w[i].ne[0] = shapes[i].n_in;
+    w[i].ne[1] = shapes[i].n_out;
     w[i].data = dst;
     w[i].name = "bench";
   }
@@ -395,10 +398,8 @@ void BM_DecodeRegions(benchmark::State& state) {
   kernels::Workspace ws;
   double part[5] = {};  // seconds in the q/k/v, o, gate/up, down and output regions
   size_t part_bytes[5] = {};
-  for (size_t i = 0; i < shapes.size(); ++i) {
-    const size_t kind =
-        i + 1 == shapes.size() ? 4 : std::array<size_t, 7>{0, 0, 0, 1, 2, 2, 3}[i % 7];
-    part_bytes[kind] += row_bytes(type, shapes[i].first) * static_cast<size_t>(shapes[i].second);
+  for (const Shape& s : shapes) {
+    part_bytes[s.kind] += row_bytes(type, s.n_in) * static_cast<size_t>(s.n_out);
   }
   time_against_stream(state, pool, mapped, total, [&] {
     double t = now_seconds();

@@ -57,19 +57,18 @@ class ThreadPool {
       return;
     }
     next_chunk_.store(0, std::memory_order_relaxed);
-    auto job = [&](int thread, int) {
+    run_shared([&](int thread) {
       for (int64_t c = next_chunk_.fetch_add(1, std::memory_order_relaxed); c < n_chunks;
            c = next_chunk_.fetch_add(1, std::memory_order_relaxed)) {
         body(c, thread);
       }
-    };
-    run_dynamic(job);
+    });
   }
 
   // Runs job(thread) on the caller (thread 0) and on every worker that joins before the
   // caller's call has returned; returns when all calls that started have returned. The job
   // hands out its work through its own atomic claims, so that the caller's call alone finishes
-  // it when a worker never gets a core (run_chunks is the plain case). job must not throw.
+  // it when a worker never gets a core (run_chunks claims numbered chunks). job must not throw.
   template <class F>
   void run_shared(F&& job) {
     if (n_threads_ == 1) {

@@ -208,7 +208,9 @@ void work_on_share(const KernelTable& table, Share& s, int64_t n_in, int64_t n_t
   const auto* rows = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(s.row0) * row_bytes;
   float* y = p.y + s.row0;
   const int64_t n_out = w.ne[1];
-  const int64_t limit = std::max<int64_t>(s.groups, 1);  // an empty share's tail is claim 0
+  // Claims start at groups [0, limit); a share of fewer than kMatvecRows rows has one claim,
+  // of its tail alone, an empty share none.
+  const int64_t limit = s.groups > 0 ? s.groups : (s.tail > 0 ? 1 : 0);
   int64_t last_end = -1;
   for (;;) {
     const int64_t left = s.groups - s.next.load(std::memory_order_relaxed);
@@ -315,17 +317,18 @@ void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t 
     const int64_t min_claim = std::max<int64_t>(
         1, static_cast<int64_t>(kMinClaimBytes /
                                 (static_cast<size_t>(kMatvecRows) * p.w->row_bytes())));
+    auto cut = [&](int t) {
+      return t == n_threads ? n_rows : n_rows * t / n_threads / kRowGrain * kRowGrain;
+    };
     for (int t = 0; t < n_threads; ++t) {
-      const int64_t r0 = t == 0 ? 0 : n_rows * t / n_threads / kRowGrain * kRowGrain;
-      const int64_t r1 =
-          t + 1 == n_threads ? n_rows : n_rows * (t + 1) / n_threads / kRowGrain * kRowGrain;
+      const int64_t r0 = cut(t), r1 = cut(t + 1);
       Share* s = new (&shares[static_cast<size_t>(i * n_threads + t)]) Share{};
       s->part = &p;
       s->row0 = r0;
       s->groups = (r1 - r0) / kMatvecRows;
       s->tail = (r1 - r0) % kMatvecRows;
       s->min_claim = min_claim;
-      s->next.store(r1 > r0 ? 0 : s->groups + 1, std::memory_order_relaxed);
+      s->next.store(0, std::memory_order_relaxed);
     }
   }
   // Each thread its own shares first, then the others' (the next thread's first).

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <bit>
+#include <utility>
 
 #include "core/thread_pool.h"
 #include "kernel_test_util.h"
@@ -57,6 +58,28 @@ std::vector<uint8_t> activation_rows(DType w_type, int64_t n, int64_t n_tokens, 
     }
   }
   return out;
+}
+
+// A weight matrix of `rows` rows of n values of `type` held in data.
+TensorView view_of(DType type, int64_t n, int64_t rows, const std::vector<uint8_t>& data,
+                   std::string name) {
+  TensorView v;
+  v.type = type;
+  v.ne[0] = n;
+  v.ne[1] = rows;
+  v.data = data.data();
+  v.name = std::move(name);
+  return v;
+}
+
+// n_tokens rows of n Gaussian floats, row t seeded with seed + t.
+std::vector<float> gaussian_rows(int64_t n, int64_t n_tokens, uint32_t seed) {
+  std::vector<float> x(static_cast<size_t>(n * n_tokens));
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const auto row = gaussian(n, seed + static_cast<uint32_t>(t));
+    std::copy(row.begin(), row.end(), x.begin() + t * n);
+  }
+  return x;
 }
 
 struct Case {
@@ -251,21 +274,12 @@ TEST(Matmul, ActiveTableEqualsScalarAtOneToThreeThreads) {
     for (int64_t n_out : {3, 37, 1000}) {
       const int64_t n = 512;
       const auto w = weight_rows(type, n, n_out, WeightKind::Quantized, 21);
-      TensorView view;
-      view.type = type;
-      view.ne[0] = n;
-      view.ne[1] = n_out;
-      view.data = w.data();
-      view.name = "w";
+      const TensorView view = view_of(type, n, n_out, w, "w");
       for (int threads : {1, 2, 3}) {
         ThreadPool pool(threads);
         kernels::Workspace ws;
         for (int64_t tokens : {1, 2, 7, 16, 17, 40}) {
-          std::vector<float> x(static_cast<size_t>(n * tokens));
-          for (int64_t t = 0; t < tokens; ++t) {
-            const auto row = gaussian(n, 100 + static_cast<uint32_t>(t));
-            std::copy(row.begin(), row.end(), x.begin() + t * n);
-          }
+          const std::vector<float> x = gaussian_rows(n, tokens, 100);
           std::vector<float> want(static_cast<size_t>(n_out * tokens)), got(want.size());
           kernels::force_scalar(true);
           kernels::matmul(view, x.data(), tokens, want.data(), pool, ws);
@@ -284,19 +298,10 @@ TEST(Matmul, TokenResultsDoNotDependOnTheBatch) {
   for (DType type : {DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::Q3_K}) {
     const int64_t n = 1024, n_out = 21, tokens = 20;
     const auto w = weight_rows(type, n, n_out, WeightKind::Quantized, 5);
-    TensorView view;
-    view.type = type;
-    view.ne[0] = n;
-    view.ne[1] = n_out;
-    view.data = w.data();
-    view.name = "w";
+    const TensorView view = view_of(type, n, n_out, w, "w");
     ThreadPool pool(2);
     kernels::Workspace ws;
-    std::vector<float> x(static_cast<size_t>(n * tokens));
-    for (int64_t t = 0; t < tokens; ++t) {
-      const auto row = gaussian(n, 300 + static_cast<uint32_t>(t));
-      std::copy(row.begin(), row.end(), x.begin() + t * n);
-    }
+    const std::vector<float> x = gaussian_rows(n, tokens, 300);
     std::vector<float> batch(static_cast<size_t>(n_out * tokens));
     kernels::matmul(view, x.data(), tokens, batch.data(), pool, ws);
     for (int64_t t : {int64_t{0}, int64_t{7}, tokens - 1}) {
@@ -321,23 +326,13 @@ TEST(Matmul, ManyEqualsSeparateCalls) {
         weight_rows(types[i], n, rows[i], WeightKind::Quantized, 40 + static_cast<uint32_t>(i)));
   }
   for (size_t i = 0; i < 4; ++i) {
-    TensorView v;
-    v.type = types[i];
-    v.ne[0] = n;
-    v.ne[1] = rows[i];
-    v.data = data[i].data();
-    v.name = "w" + std::to_string(i);
-    views.push_back(v);
+    views.push_back(view_of(types[i], n, rows[i], data[i], "w" + std::to_string(i)));
   }
   for (int threads : {1, 2, 3}) {
     ThreadPool pool(threads);
     kernels::Workspace ws;
     for (int64_t tokens : {1, 3, 17}) {
-      std::vector<float> x(static_cast<size_t>(n * tokens));
-      for (int64_t t = 0; t < tokens; ++t) {
-        const auto row = gaussian(n, 500 + static_cast<uint32_t>(t));
-        std::copy(row.begin(), row.end(), x.begin() + t * n);
-      }
+      const std::vector<float> x = gaussian_rows(n, tokens, 500);
       std::vector<std::vector<float>> want(4), got(4);
       std::vector<kernels::MatmulTarget> targets;
       for (size_t i = 0; i < 4; ++i) {
@@ -358,15 +353,8 @@ TEST(Matmul, ManyEqualsSeparateCalls) {
 TEST(Matmul, ManyRejectsMismatchedRowsAndTooManyMatrices) {
   const auto a = weight_rows(DType::Q8_0, 64, 4, WeightKind::Quantized, 1);
   const auto b = weight_rows(DType::Q8_0, 96, 4, WeightKind::Quantized, 2);
-  TensorView va, vb;
-  va.type = vb.type = DType::Q8_0;
-  va.ne[0] = 64;
-  vb.ne[0] = 96;
-  va.ne[1] = vb.ne[1] = 4;
-  va.data = a.data();
-  vb.data = b.data();
-  va.name = "blk.0.attn_q.weight";
-  vb.name = "blk.0.attn_k.weight";
+  const TensorView va = view_of(DType::Q8_0, 64, 4, a, "blk.0.attn_q.weight");
+  const TensorView vb = view_of(DType::Q8_0, 96, 4, b, "blk.0.attn_k.weight");
   ThreadPool pool(1);
   kernels::Workspace ws;
   std::vector<float> x(96), y(8);
