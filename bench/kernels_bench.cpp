@@ -1,9 +1,10 @@
 // Micro-benchmarks of the compute kernels (issue 6): activation quantizers, decode matvec per
 // weight type (bytes/s of weights streamed, at a size that fits in L2 and at one far larger
 // than the last-level cache), the prefill GEMM per type (multiply-adds/s), attention rows,
-// prefill attention, decode attention at depth (bytes/s of cache), SwiGLU and f16 conversion.
-// Each runs the active table (POCKET_KERNELS=scalar|avx2 picks another); single-threaded except
-// MatmulThreads, StreamReadThreads, AttentionPrefill and AttentionDecode (the pool's threads).
+// prefill attention, decode attention at depth and with a cold cache at a short depth (bytes/s
+// of cache), SwiGLU and f16 conversion. Each runs the active table (POCKET_KERNELS=scalar|avx2
+// picks another); single-threaded except MatmulThreads, StreamReadThreads, AttentionPrefill,
+// AttentionDecode and AttentionDecodeCold (the pool's threads).
 #include <benchmark/benchmark.h>
 #include <sys/mman.h>
 
@@ -289,6 +290,61 @@ void BM_AttentionDecode(benchmark::State& state) {
   });
 }
 
+// Decode attention at a short depth with its cache cold, as in a real decode step, where a
+// layer's weights stream through the caches between two layers' attention and evict the cache
+// rows: here a read of evict_mb MiB by the pool's threads before each layer, untimed. args: n,
+// heads, KV heads, head_dim, threads, layers, evict_mb. Bytes/s of cache read (manual time:
+// the attention calls only).
+void BM_AttentionDecodeCold(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  kernels::AttentionParams p;
+  p.n_heads = static_cast<int>(state.range(1));
+  p.n_kv_heads = static_cast<int>(state.range(2));
+  p.head_dim = static_cast<int>(state.range(3));
+  p.scale = 1.0f / std::sqrt(static_cast<float>(p.head_dim));
+  p.kv_type = DType::F16;
+  p.kv_capacity = n;
+  ThreadPool pool(static_cast<int>(state.range(4)));
+  const int64_t layers = state.range(5);
+  const size_t evict_words = static_cast<size_t>(state.range(6)) << 17;
+  kernels::Workspace ws;
+  const size_t rb = row_bytes(p.kv_type, p.head_dim);
+  const size_t layer_bytes = 2 * rb * static_cast<size_t>(n * p.n_kv_heads);
+  AlignedBuffer<uint8_t> kv(layer_bytes * static_cast<size_t>(layers));
+  const auto f = gaussian(2 * n * p.n_kv_heads * p.head_dim, 6);
+  for (int64_t r = 0; r < 2 * n * p.n_kv_heads; ++r) {
+    kernels::store_kv_row(f.data() + r * p.head_dim, p.kv_type, kv.data() + rb * r, p.head_dim);
+  }
+  for (int64_t l = 1; l < layers; ++l) {
+    std::memcpy(kv.data() + layer_bytes * static_cast<size_t>(l), kv.data(), layer_bytes);
+  }
+  AlignedBuffer<uint64_t> evict(evict_words);
+  for (size_t i = 0; i < evict_words; ++i) evict[i] = i;
+  std::vector<uint64_t> sink(static_cast<size_t>(pool.size()));
+  const auto q = gaussian(int64_t{p.n_heads} * p.head_dim, 5);
+  const int32_t pos = static_cast<int32_t>(n - 1);
+  std::vector<float> out(q.size());
+  auto evict_caches = [&](int t, int nt) {
+    const auto n_t = static_cast<size_t>(nt), i = static_cast<size_t>(t);
+    sink[i] += stream_sum(evict.data(), evict_words * i / n_t / 8 * 8,
+                          evict_words * (i + 1) / n_t / 8 * 8);
+  };
+  for (auto _ : state) {
+    double seconds = 0;
+    for (int64_t l = 0; l < layers; ++l) {
+      pool.run(evict_caches);
+      const double t0 = now_seconds();
+      const uint8_t* k = kv.data() + layer_bytes * static_cast<size_t>(l);
+      kernels::attention(p, q.data(), 1, &pos, k, k + layer_bytes / 2, n, out.data(), pool, ws);
+      seconds += now_seconds() - t0;
+    }
+    state.SetIterationTime(seconds);
+    benchmark::DoNotOptimize(out.data());
+  }
+  benchmark::DoNotOptimize(sink.data());
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(kv.size()));
+}
+
 void BM_Swiglu(benchmark::State& state) {
   const int64_t n = 8192;
   const auto g = gaussian(n, 1), u = gaussian(n, 2);
@@ -525,6 +581,12 @@ const bool kRegistered = [] {
       ->Args({64, 9, 3, 64, 2, 30})      // smollm2-135m at tg128's average depth: fixed costs
       ->Unit(benchmark::kMillisecond)
       ->UseRealTime();
+  benchmark::RegisterBenchmark("AttentionDecodeCold", BM_AttentionDecodeCold)
+      ->Args({64, 9, 3, 64, 2, 30, 8})     // smollm2-135m at tg128's average depth
+      ->Args({64, 16, 8, 128, 2, 28, 16})  // qwen3-0.6b
+      ->Args({64, 32, 8, 64, 2, 16, 32})   // llama-3.2-1b
+      ->Unit(benchmark::kMicrosecond)
+      ->UseManualTime();
   benchmark::RegisterBenchmark("StreamRead", BM_StreamRead)
       ->Arg(256)
       ->Unit(benchmark::kMillisecond);

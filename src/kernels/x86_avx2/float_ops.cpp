@@ -273,23 +273,29 @@ void for_runs(int n_rows, int max_run, NOf n_of, F&& f) {
 template <int R, int B>
 inline void scores_t(const float* const* q, const uint16_t* keys, int head_dim, int64_t ahead,
                      __m256 scale, __m256 (*out)[B]) {
+  // From zero: the first FMA gives q[0] * k[0] rounded, as a multiply would (a product of
+  // -0 becomes +0, which no score's exponential tells apart).
   __m256 acc[R][B];
   for (int r = 0; r < R; ++r) {
-    const __m256 qd = _mm256_broadcast_ss(q[r]);
-    for (int b = 0; b < B; ++b)
-      acc[r][b] = _mm256_mul_ps(qd, load_f16x8(keys + int64_t{b} * head_dim * 8));
+    for (int b = 0; b < B; ++b) acc[r][b] = _mm256_setzero_ps();
   }
-  for (int d = 1; d < head_dim; ++d) {
-    if (ahead > 0 && d % 4 == 1) {  // the line of dimensions d - 1 .. d + 2 (64 bytes)
+  // Four dimensions, one line of each block, per pass (head_dim is a multiple of 8): with one
+  // dimension per pass the loop's bookkeeping and the prefetch test came to as many
+  // instructions as the FMAs, and the front end set the pace, not the FMA pipes.
+  for (int d0 = 0; d0 < head_dim; d0 += 4) {
+    if (ahead > 0) {  // the line of dimensions d0 .. d0 + 3 (64 bytes) further on
       for (int b = 0; b < B; ++b) {
-        __builtin_prefetch(keys + (int64_t{b} * head_dim + d - 1) * 8 + ahead, 0, 3);
+        __builtin_prefetch(keys + (int64_t{b} * head_dim + d0) * 8 + ahead, 0, 3);
       }
     }
-    __m256 k[B];
-    for (int b = 0; b < B; ++b) k[b] = load_f16x8(keys + (int64_t{b} * head_dim + d) * 8);
-    for (int r = 0; r < R; ++r) {
-      const __m256 qd = _mm256_broadcast_ss(q[r] + d);
-      for (int b = 0; b < B; ++b) acc[r][b] = _mm256_fmadd_ps(qd, k[b], acc[r][b]);
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {
+      __m256 k[B];
+      for (int b = 0; b < B; ++b) k[b] = load_f16x8(keys + (int64_t{b} * head_dim + d0 + i) * 8);
+      for (int r = 0; r < R; ++r) {
+        const __m256 qd = _mm256_broadcast_ss(q[r] + d0 + i);
+        for (int b = 0; b < B; ++b) acc[r][b] = _mm256_fmadd_ps(qd, k[b], acc[r][b]);
+      }
     }
   }
   for (int r = 0; r < R; ++r) {
