@@ -250,80 +250,69 @@ void time_against_stream(benchmark::State& state, ThreadPool& pool, const void* 
   state.counters["share_of_stream"] = stream_seconds / work_seconds;
 }
 
-// Decode attention at depth through the driver, on a cache far larger than the caches: one
-// query at position n - 1 against n keys, for `layers` layers' caches in turn (each in the
-// engine's head-major layout), as a token's decode reads them. args: n, heads, KV heads,
-// head_dim, threads, layers. Bytes/s of cache read and share_of_stream (time_against_stream).
-void BM_AttentionDecode(benchmark::State& state) {
-  const int64_t n = state.range(0);
-  kernels::AttentionParams p;
-  p.n_heads = static_cast<int>(state.range(1));
-  p.n_kv_heads = static_cast<int>(state.range(2));
-  p.head_dim = static_cast<int>(state.range(3));
-  p.scale = 1.0f / std::sqrt(static_cast<float>(p.head_dim));
-  p.kv_type = DType::F16;
-  p.kv_capacity = n;
-  const int threads = static_cast<int>(state.range(4));
-  const int64_t layers = state.range(5);
-  ThreadPool pool(threads);
-  kernels::Workspace ws;
-  const int64_t rows = n * p.n_kv_heads;
-  const size_t rb = row_bytes(p.kv_type, p.head_dim);
-  const size_t layer_bytes = 2 * rb * static_cast<size_t>(rows);  // keys, then values
-  AlignedBuffer<uint8_t> kv(layer_bytes * static_cast<size_t>(layers));
-  const auto f = gaussian(2 * rows * p.head_dim, 6);
-  for (int64_t r = 0; r < 2 * rows; ++r) {
-    kernels::store_kv_row(f.data() + r * p.head_dim, p.kv_type, kv.data() + rb * r, p.head_dim);
-  }
-  for (int64_t l = 1; l < layers; ++l) {
-    std::memcpy(kv.data() + layer_bytes * static_cast<size_t>(l), kv.data(), layer_bytes);
-  }
-  const auto q = gaussian(int64_t{p.n_heads} * p.head_dim, 5);
-  const int32_t pos = static_cast<int32_t>(n - 1);
-  std::vector<float> out(q.size());
-  time_against_stream(state, pool, kv.data(), kv.size(), [&] {
-    for (int64_t l = 0; l < layers; ++l) {
-      const uint8_t* k = kv.data() + layer_bytes * static_cast<size_t>(l);
-      kernels::attention(p, q.data(), 1, &pos, k, k + layer_bytes / 2, n, out.data(), pool, ws);
+// One query at position n - 1 against n keys of `layers` layers' f16 caches in turn, each in
+// the engine's head-major layout (keys, then values), as a token's decode reads them. args: n,
+// heads, KV heads, head_dim, threads, layers.
+struct DecodeAttentionCase {
+  explicit DecodeAttentionCase(const benchmark::State& state)
+      : n(state.range(0)), layers(state.range(5)), pool(static_cast<int>(state.range(4))) {
+    p.n_heads = static_cast<int>(state.range(1));
+    p.n_kv_heads = static_cast<int>(state.range(2));
+    p.head_dim = static_cast<int>(state.range(3));
+    p.scale = 1.0f / std::sqrt(static_cast<float>(p.head_dim));
+    p.kv_type = DType::F16;
+    p.kv_capacity = n;
+    const int64_t rows = n * p.n_kv_heads;
+    const size_t rb = row_bytes(p.kv_type, p.head_dim);
+    layer_bytes = 2 * rb * static_cast<size_t>(rows);
+    kv.resize(layer_bytes * static_cast<size_t>(layers));
+    const auto f = gaussian(2 * rows * p.head_dim, 6);
+    for (int64_t r = 0; r < 2 * rows; ++r) {
+      kernels::store_kv_row(f.data() + r * p.head_dim, p.kv_type, kv.data() + rb * r, p.head_dim);
     }
+    for (int64_t l = 1; l < layers; ++l) {
+      std::memcpy(kv.data() + layer_bytes * static_cast<size_t>(l), kv.data(), layer_bytes);
+    }
+    q = gaussian(int64_t{p.n_heads} * p.head_dim, 5);
+    out.resize(q.size());
+  }
+
+  void attend(int64_t layer) {
+    const uint8_t* k = kv.data() + layer_bytes * static_cast<size_t>(layer);
+    const auto pos = static_cast<int32_t>(n - 1);
+    kernels::attention(p, q.data(), 1, &pos, k, k + layer_bytes / 2, n, out.data(), pool, ws);
     benchmark::DoNotOptimize(out.data());
+  }
+
+  int64_t n, layers;
+  ThreadPool pool;
+  kernels::Workspace ws;
+  kernels::AttentionParams p;
+  size_t layer_bytes = 0;
+  AlignedBuffer<uint8_t> kv;
+  std::vector<float> q, out;
+};
+
+// Decode attention at depth through the driver, on a cache far larger than the caches
+// (DecodeAttentionCase). Bytes/s of cache read and share_of_stream (time_against_stream).
+void BM_AttentionDecode(benchmark::State& state) {
+  DecodeAttentionCase c(state);
+  time_against_stream(state, c.pool, c.kv.data(), c.kv.size(), [&] {
+    for (int64_t l = 0; l < c.layers; ++l) c.attend(l);
   });
 }
 
 // Decode attention at a short depth with its cache cold, as in a real decode step, where a
 // layer's weights stream through the caches between two layers' attention and evict the cache
-// rows: here a read of evict_mb MiB by the pool's threads before each layer, untimed. args: n,
-// heads, KV heads, head_dim, threads, layers, evict_mb. Bytes/s of cache read (manual time:
-// the attention calls only).
+// rows: here a read of evict_mb MiB (args: DecodeAttentionCase's, then evict_mb) by the pool's
+// threads before each layer, untimed. Bytes/s of cache read (manual time: the attention calls
+// only).
 void BM_AttentionDecodeCold(benchmark::State& state) {
-  const int64_t n = state.range(0);
-  kernels::AttentionParams p;
-  p.n_heads = static_cast<int>(state.range(1));
-  p.n_kv_heads = static_cast<int>(state.range(2));
-  p.head_dim = static_cast<int>(state.range(3));
-  p.scale = 1.0f / std::sqrt(static_cast<float>(p.head_dim));
-  p.kv_type = DType::F16;
-  p.kv_capacity = n;
-  ThreadPool pool(static_cast<int>(state.range(4)));
-  const int64_t layers = state.range(5);
+  DecodeAttentionCase c(state);
   const size_t evict_words = static_cast<size_t>(state.range(6)) << 17;
-  kernels::Workspace ws;
-  const size_t rb = row_bytes(p.kv_type, p.head_dim);
-  const size_t layer_bytes = 2 * rb * static_cast<size_t>(n * p.n_kv_heads);
-  AlignedBuffer<uint8_t> kv(layer_bytes * static_cast<size_t>(layers));
-  const auto f = gaussian(2 * n * p.n_kv_heads * p.head_dim, 6);
-  for (int64_t r = 0; r < 2 * n * p.n_kv_heads; ++r) {
-    kernels::store_kv_row(f.data() + r * p.head_dim, p.kv_type, kv.data() + rb * r, p.head_dim);
-  }
-  for (int64_t l = 1; l < layers; ++l) {
-    std::memcpy(kv.data() + layer_bytes * static_cast<size_t>(l), kv.data(), layer_bytes);
-  }
   AlignedBuffer<uint64_t> evict(evict_words);
   for (size_t i = 0; i < evict_words; ++i) evict[i] = i;
-  std::vector<uint64_t> sink(static_cast<size_t>(pool.size()));
-  const auto q = gaussian(int64_t{p.n_heads} * p.head_dim, 5);
-  const int32_t pos = static_cast<int32_t>(n - 1);
-  std::vector<float> out(q.size());
+  std::vector<uint64_t> sink(static_cast<size_t>(c.pool.size()));
   auto evict_caches = [&](int t, int nt) {
     const auto n_t = static_cast<size_t>(nt), i = static_cast<size_t>(t);
     sink[i] += stream_sum(evict.data(), evict_words * i / n_t / 8 * 8,
@@ -331,18 +320,16 @@ void BM_AttentionDecodeCold(benchmark::State& state) {
   };
   for (auto _ : state) {
     double seconds = 0;
-    for (int64_t l = 0; l < layers; ++l) {
-      pool.run(evict_caches);
+    for (int64_t l = 0; l < c.layers; ++l) {
+      c.pool.run(evict_caches);
       const double t0 = now_seconds();
-      const uint8_t* k = kv.data() + layer_bytes * static_cast<size_t>(l);
-      kernels::attention(p, q.data(), 1, &pos, k, k + layer_bytes / 2, n, out.data(), pool, ws);
+      c.attend(l);
       seconds += now_seconds() - t0;
     }
     state.SetIterationTime(seconds);
-    benchmark::DoNotOptimize(out.data());
   }
   benchmark::DoNotOptimize(sink.data());
-  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(kv.size()));
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(c.kv.size()));
 }
 
 void BM_Swiglu(benchmark::State& state) {
