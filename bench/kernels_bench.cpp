@@ -218,22 +218,34 @@ void BM_AttentionPrefill(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * n * (n + 1) / 2 * p.n_heads);
 }
 
-// Runs work() (decode work that reads n_bytes at bytes once) per iteration, each followed,
-// untimed, by a streaming read of the same bytes with the pool's threads (as four interleaved
-// streams, like pocket bench's bound). Reports bytes/s and share_of_stream (their time ratio):
-// what the work reaches of the bandwidth the machine gives right then, a figure that survives
-// other load on a shared machine.
-template <class Work>
-void time_against_stream(benchmark::State& state, ThreadPool& pool, const void* bytes,
-                         size_t n_bytes, Work&& work) {
-  const auto* words = static_cast<const uint64_t*>(bytes);
-  const size_t n_words = n_bytes / 64 * 8;
-  std::vector<uint64_t> sink(static_cast<size_t>(pool.size()));
-  auto stream = [&](int t, int nt) {
+// A streaming read of n_bytes at bytes (whole 64-byte lines) by a pool's threads, each its
+// share as four interleaved streams, like pocket bench's bound. The sums go to sink, so that
+// the reads are not optimized away.
+struct PoolStreamRead {
+  PoolStreamRead(const void* bytes, size_t n_bytes, int n_threads)
+      : words(static_cast<const uint64_t*>(bytes)),
+        n_words(n_bytes / 64 * 8),
+        sink(static_cast<size_t>(n_threads)) {}
+  void operator()(int t, int nt) {
     const size_t w0 = n_words * static_cast<size_t>(t) / static_cast<size_t>(nt) / 8 * 8;
     const size_t w1 = n_words * static_cast<size_t>(t + 1) / static_cast<size_t>(nt) / 8 * 8;
     sink[static_cast<size_t>(t)] += stream_sum_interleaved(words, w0, w1);
-  };
+  }
+
+  const uint64_t* words;
+  size_t n_words;
+  std::vector<uint64_t> sink;
+};
+
+// Runs work() (decode work that reads n_bytes at bytes once) per iteration, each followed,
+// untimed, by a streaming read of the same bytes with the pool's threads (PoolStreamRead).
+// Reports bytes/s and share_of_stream (their time ratio): what the work reaches of the
+// bandwidth the machine gives right then, a figure that survives other load on a shared
+// machine.
+template <class Work>
+void time_against_stream(benchmark::State& state, ThreadPool& pool, const void* bytes,
+                         size_t n_bytes, Work&& work) {
+  PoolStreamRead stream(bytes, n_bytes, pool.size());
   double work_seconds = 0, stream_seconds = 0;
   for (auto _ : state) {
     const double t0 = now_seconds();
@@ -245,7 +257,7 @@ void time_against_stream(benchmark::State& state, ThreadPool& pool, const void* 
     stream_seconds += now_seconds() - t1;
     state.ResumeTiming();
   }
-  benchmark::DoNotOptimize(sink.data());
+  benchmark::DoNotOptimize(stream.sink.data());
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(n_bytes));
   state.counters["share_of_stream"] = stream_seconds / work_seconds;
 }
@@ -312,12 +324,7 @@ void BM_AttentionDecodeCold(benchmark::State& state) {
   const size_t evict_words = static_cast<size_t>(state.range(6)) << 17;
   AlignedBuffer<uint64_t> evict(evict_words);
   for (size_t i = 0; i < evict_words; ++i) evict[i] = i;
-  std::vector<uint64_t> sink(static_cast<size_t>(c.pool.size()));
-  auto evict_caches = [&](int t, int nt) {
-    const auto n_t = static_cast<size_t>(nt), i = static_cast<size_t>(t);
-    sink[i] += stream_sum(evict.data(), evict_words * i / n_t / 8 * 8,
-                          evict_words * (i + 1) / n_t / 8 * 8);
-  };
+  PoolStreamRead evict_caches(evict.data(), evict_words * 8, c.pool.size());
   for (auto _ : state) {
     double seconds = 0;
     for (int64_t l = 0; l < c.layers; ++l) {
@@ -328,7 +335,7 @@ void BM_AttentionDecodeCold(benchmark::State& state) {
     }
     state.SetIterationTime(seconds);
   }
-  benchmark::DoNotOptimize(sink.data());
+  benchmark::DoNotOptimize(evict_caches.sink.data());
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(c.kv.size()));
 }
 
