@@ -1,8 +1,8 @@
 // GGUF writer and in-memory Value construction (see gguf.h).
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "gguf/gguf.h"
 
@@ -301,27 +301,7 @@ void Writer::write_to(std::FILE* out, const std::string& what) const {
 }
 
 void Writer::write(const std::string& path) const {
-  std::string tmp = path + ".partial";
-  std::FILE* out = std::fopen(tmp.c_str(), "wb");
-  if (out == nullptr) fail(path, ": cannot create output file: ", std::strerror(errno));
-  try {
-    write_to(out, path);
-    if (std::fflush(out) != 0) fail(path, ": write failed: ", std::strerror(errno));
-  } catch (...) {
-    std::fclose(out);
-    std::remove(tmp.c_str());
-    throw;
-  }
-  if (std::fclose(out) != 0) {
-    std::remove(tmp.c_str());
-    fail(path, ": write failed: ", std::strerror(errno));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    fail(path, ": cannot rename temporary file into place: ", ec.message());
-  }
+  write_file_atomically(path, [&](std::FILE* out) { write_to(out, path); });
 }
 
 std::vector<uint8_t> Writer::to_bytes() const {

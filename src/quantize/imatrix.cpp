@@ -8,8 +8,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace pocket::quantize {
@@ -83,39 +83,29 @@ Imatrix Imatrix::load(const std::string& path) {
 }
 
 void Imatrix::save(const std::string& path) const {
-  const std::string tmp = path + ".partial";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) fail(path, ": cannot create output file: ", std::strerror(errno));
-  bool ok = true;
-  auto put = [&](const void* p, size_t n) { ok = ok && std::fwrite(p, 1, n, f) == n; };
-  auto put_i32 = [&](int32_t v) { put(&v, sizeof v); };
-  put_i32(static_cast<int32_t>(entries_.size()));
-  int32_t last_call = 0;
-  for (const auto& [name, e] : entries_) {
-    put_i32(static_cast<int32_t>(name.size()));
-    put(name.data(), name.size());
-    const int32_t calls = std::max(e.n_calls, 1);
-    last_call = std::max(last_call, calls);
-    put_i32(calls);
-    put_i32(static_cast<int32_t>(e.sum_sq.size()));
-    std::vector<float> values(e.sum_sq.size());
-    for (size_t i = 0; i < values.size(); ++i) {
-      const double mean = e.n_rows > 0 ? e.sum_sq[i] / static_cast<double>(e.n_rows) : 0.0;
-      values[i] = static_cast<float>(mean * calls);
+  write_file_atomically(path, [&](std::FILE* f) {
+    auto put = [&](const void* p, size_t n) { std::fwrite(p, 1, n, f); };
+    auto put_i32 = [&](int32_t v) { put(&v, sizeof v); };
+    put_i32(static_cast<int32_t>(entries_.size()));
+    int32_t last_call = 0;
+    for (const auto& [name, e] : entries_) {
+      put_i32(static_cast<int32_t>(name.size()));
+      put(name.data(), name.size());
+      const int32_t calls = std::max(e.n_calls, 1);
+      last_call = std::max(last_call, calls);
+      put_i32(calls);
+      put_i32(static_cast<int32_t>(e.sum_sq.size()));
+      std::vector<float> values(e.sum_sq.size());
+      for (size_t i = 0; i < values.size(); ++i) {
+        const double mean = e.n_rows > 0 ? e.sum_sq[i] / static_cast<double>(e.n_rows) : 0.0;
+        values[i] = static_cast<float>(mean * calls);
+      }
+      put(values.data(), values.size() * sizeof(float));
     }
-    put(values.data(), values.size() * sizeof(float));
-  }
-  put_i32(last_call);
-  put_i32(static_cast<int32_t>(dataset.size()));
-  put(dataset.data(), dataset.size());
-  ok = std::fflush(f) == 0 && ok;
-  ok = std::fclose(f) == 0 && ok;
-  std::error_code ec;
-  if (ok) std::filesystem::rename(tmp, path, ec);
-  if (!ok || ec) {
-    std::remove(tmp.c_str());
-    fail(path, ": cannot write imatrix file", ec ? ": " + ec.message() : " (disk full?)");
-  }
+    put_i32(last_call);
+    put_i32(static_cast<int32_t>(dataset.size()));
+    put(dataset.data(), dataset.size());
+  });
 }
 
 void Imatrix::accumulate(const std::string& name, const float* x, int64_t n_rows, int64_t row_len) {

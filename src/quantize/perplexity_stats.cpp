@@ -5,10 +5,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <limits>
 #include <numeric>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace pocket::quantize {
@@ -87,39 +87,29 @@ KlBasePosition KlBase::summarize(const float* logits, int64_t n_vocab, int32_t n
 }
 
 void KlBase::save(const std::string& path) const {
-  const std::string tmp = path + ".partial";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) fail(path, ": cannot create output file: ", std::strerror(errno));
-  bool ok = true;
-  auto put = [&](const void* p, size_t n) { ok = ok && std::fwrite(p, 1, n, f) == n; };
-  auto put_u32 = [&](uint32_t v) { put(&v, 4); };
-  auto put_u64 = [&](uint64_t v) { put(&v, 8); };
-  put(kMagic, 4);
-  put_u32(kVersion);
-  put_u32(n_vocab);
-  put_u32(n_ctx);
-  put_u32(top_k);
-  put_u64(tokens.size());
-  put(tokens.data(), tokens.size() * sizeof(int32_t));
-  put_u64(positions.size());
-  for (const auto& p : positions) {
-    if (p.ids.size() != top_k)
-      fail(path, ": internal error: position with ", p.ids.size(), " entries");
-    put(&p.nll, 4);
-    put(&p.log_rest, 4);
-    for (uint32_t i = 0; i < top_k; ++i) {
-      put(&p.ids[i], 4);
-      put(&p.log_probs[i], 4);
+  write_file_atomically(path, [&](std::FILE* f) {
+    auto put = [&](const void* p, size_t n) { std::fwrite(p, 1, n, f); };
+    auto put_u32 = [&](uint32_t v) { put(&v, 4); };
+    auto put_u64 = [&](uint64_t v) { put(&v, 8); };
+    put(kMagic, 4);
+    put_u32(kVersion);
+    put_u32(n_vocab);
+    put_u32(n_ctx);
+    put_u32(top_k);
+    put_u64(tokens.size());
+    put(tokens.data(), tokens.size() * sizeof(int32_t));
+    put_u64(positions.size());
+    for (const auto& p : positions) {
+      if (p.ids.size() != top_k)
+        fail(path, ": internal error: position with ", p.ids.size(), " entries");
+      put(&p.nll, 4);
+      put(&p.log_rest, 4);
+      for (uint32_t i = 0; i < top_k; ++i) {
+        put(&p.ids[i], 4);
+        put(&p.log_probs[i], 4);
+      }
     }
-  }
-  ok = std::fflush(f) == 0 && ok;
-  ok = std::fclose(f) == 0 && ok;
-  std::error_code ec;
-  if (ok) std::filesystem::rename(tmp, path, ec);
-  if (!ok || ec) {
-    std::remove(tmp.c_str());
-    fail(path, ": cannot write KL base file", ec ? ": " + ec.message() : " (disk full?)");
-  }
+  });
 }
 
 KlBase KlBase::load(const std::string& path) {
