@@ -20,9 +20,6 @@
 namespace pocket::cli {
 namespace {
 
-// The established tool's usual window, or the training context if shorter.
-constexpr int64_t kDefaultContext = 512;
-
 struct ImatrixArgs {
   std::string model;
   std::string text_file;
@@ -77,12 +74,7 @@ class Collector final : public MatmulObserver {
 
 void run(const ImatrixArgs& args) {
   int64_t n_ctx = args.n_ctx;
-  if (n_ctx <= 0) {
-    gguf::File f = gguf::File::open(args.model);
-    const std::string arch(f.get_string("general.architecture", ""));
-    n_ctx =
-        std::min<int64_t>(kDefaultContext, f.get_int(arch + ".context_length", kDefaultContext));
-  }
+  if (n_ctx <= 0) n_ctx = quantize::default_window(args.model);
   EngineOptions options;
   options.model_path = args.model;
   options.n_threads = args.threads;

@@ -18,8 +18,6 @@
 namespace pocket::cli {
 namespace {
 
-// Default window: the established tool's usual 512, or the training context if shorter.
-constexpr int64_t kDefaultContext = 512;
 // Base log-probabilities kept per position (all of them for vocabularies this small).
 constexpr uint32_t kDefaultTopK = 512;
 
@@ -60,12 +58,7 @@ void run(const PerplexityArgs& args) {
     }
     n_ctx = base_in.n_ctx;
   }
-  if (n_ctx <= 0) {
-    gguf::File f = gguf::File::open(args.model);
-    const std::string arch(f.get_string("general.architecture", ""));
-    n_ctx =
-        std::min<int64_t>(kDefaultContext, f.get_int(arch + ".context_length", kDefaultContext));
-  }
+  if (n_ctx <= 0) n_ctx = quantize::default_window(args.model);
   EngineOptions options;
   options.model_path = args.model;
   options.n_threads = args.threads;

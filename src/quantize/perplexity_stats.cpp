@@ -10,6 +10,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "gguf/gguf.h"
 
 namespace pocket::quantize {
 namespace {
@@ -34,6 +35,13 @@ double log_sum_exp(const float* logits, int64_t n, int32_t* argmax) {
 }
 
 }  // namespace
+
+int64_t default_window(const std::string& model_path) {
+  constexpr int64_t kUsualWindow = 512;
+  const gguf::File f = gguf::File::open(model_path);
+  const std::string arch(f.get_string("general.architecture", ""));
+  return std::min<int64_t>(kUsualWindow, f.get_int(arch + ".context_length", kUsualWindow));
+}
 
 WindowPlan plan_windows(int64_t n_tokens, int64_t n_ctx) {
   if (n_ctx < 4) fail("perplexity: context ", n_ctx, " is too small (at least 4)");

@@ -30,6 +30,10 @@ struct WindowPlan {
 };
 WindowPlan plan_windows(int64_t n_tokens, int64_t n_ctx);
 
+// The window length without -c (perplexity, imatrix): the established tool's usual 512, or
+// the model file's training context (`<architecture>.context_length`) when that is shorter.
+int64_t default_window(const std::string& model_path);
+
 // log p(token) under softmax(logits); also returns the argmax.
 double log_prob(const float* logits, int64_t n_vocab, int32_t token, int32_t* argmax);
 
