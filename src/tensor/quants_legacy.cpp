@@ -137,6 +137,16 @@ float quantize_8bit_block(const float* x, int8_t* qs) {
   return d;
 }
 
+// Q8_0 and Q8_1 rows to floats: level * d (Q8_1's s is not needed).
+template <class Block>
+void dequantize_8bit_rows(const void* src, float* dst, int64_t n) {
+  const auto* blocks = blocks_of<Block>(src);
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    const float d = f16_to_f32(blocks[b].d);
+    for (int j = 0; j < kQK; ++j) dst[b * kQK + j] = blocks[b].qs[j] * d;
+  }
+}
+
 // Sum over a block of w_level * x_level with w unsigned (offset applied by the caller).
 int dot_levels(const uint8_t* q, const int8_t* x, int offset) {
   int sum = 0;
@@ -306,11 +316,7 @@ float vec_dot_q5_1(int64_t n, const void* w, const void* x) {
 // ---- Q8_0 ----
 
 void dequantize_row_q8_0(const void* src, float* dst, int64_t n) {
-  const auto* blocks = blocks_of<BlockQ8_0>(src);
-  for (int64_t b = 0; b < n / kQK; ++b) {
-    const float d = f16_to_f32(blocks[b].d);
-    for (int j = 0; j < kQK; ++j) dst[b * kQK + j] = blocks[b].qs[j] * d;
-  }
+  dequantize_8bit_rows<BlockQ8_0>(src, dst, n);
 }
 
 // Q8_0 has a single sensible scale (max|x| / 127); importance does not change it.
@@ -336,11 +342,7 @@ float vec_dot_q8_0(int64_t n, const void* w, const void* x) {
 // ---- Q8_1 (activations only) ----
 
 void dequantize_row_q8_1(const void* src, float* dst, int64_t n) {
-  const auto* blocks = blocks_of<BlockQ8_1>(src);
-  for (int64_t b = 0; b < n / kQK; ++b) {
-    const float d = f16_to_f32(blocks[b].d);
-    for (int j = 0; j < kQK; ++j) dst[b * kQK + j] = blocks[b].qs[j] * d;
-  }
+  dequantize_8bit_rows<BlockQ8_1>(src, dst, n);
 }
 
 void quantize_row_q8_1(const float* src, void* dst, int64_t n, const float* /*importance*/) {
