@@ -154,163 +154,138 @@ int dot_levels(const uint8_t* q, const int8_t* x, int offset) {
   return sum;
 }
 
+// ---- Q4_0, Q4_1, Q5_0, Q5_1: levels of 4 or 5 bits, symmetric (q - kLevels / 2) * d or
+//      asymmetric q * d + m, against Q8_0 or Q8_1 activations ----
+
+struct FmtQ4_0 {
+  using Block = BlockQ4_0;
+  using XBlock = BlockQ8_0;
+  static constexpr int kLevels = 16;
+  static constexpr bool kMin = false;
+  static void unpack(const Block& b, uint8_t* q) { unpack_nibbles(b.qs, q); }
+  static void pack(const uint8_t* q, Block& b) { pack_nibbles(q, b.qs); }
+};
+struct FmtQ4_1 {
+  using Block = BlockQ4_1;
+  using XBlock = BlockQ8_1;
+  static constexpr int kLevels = 16;
+  static constexpr bool kMin = true;
+  static void unpack(const Block& b, uint8_t* q) { unpack_nibbles(b.qs, q); }
+  static void pack(const uint8_t* q, Block& b) { pack_nibbles(q, b.qs); }
+};
+struct FmtQ5_0 {
+  using Block = BlockQ5_0;
+  using XBlock = BlockQ8_0;
+  static constexpr int kLevels = 32;
+  static constexpr bool kMin = false;
+  static void unpack(const Block& b, uint8_t* q) { unpack_5bit(b.qs, b.qh, q); }
+  static void pack(const uint8_t* q, Block& b) { pack_5bit(q, b.qs, b.qh); }
+};
+struct FmtQ5_1 {
+  using Block = BlockQ5_1;
+  using XBlock = BlockQ8_1;
+  static constexpr int kLevels = 32;
+  static constexpr bool kMin = true;
+  static void unpack(const Block& b, uint8_t* q) { unpack_5bit(b.qs, b.qh, q); }
+  static void pack(const uint8_t* q, Block& b) { pack_5bit(q, b.qs, b.qh); }
+};
+
+template <class F>
+void dequantize_levels(const void* src, float* dst, int64_t n) {
+  const auto* blocks = blocks_of<typename F::Block>(src);
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    const float d = f16_to_f32(blocks[b].d);
+    uint8_t q[kQK];
+    F::unpack(blocks[b], q);
+    if constexpr (F::kMin) {
+      const float m = f16_to_f32(blocks[b].m);
+      for (int j = 0; j < kQK; ++j) dst[b * kQK + j] = q[j] * d + m;
+    } else {
+      for (int j = 0; j < kQK; ++j) dst[b * kQK + j] = (q[j] - F::kLevels / 2) * d;
+    }
+  }
+}
+
+template <class F>
+void quantize_levels(const float* src, void* dst, int64_t n, const float* importance) {
+  auto* blocks = blocks_of<typename F::Block>(dst);
+  const float sigma2 = importance ? mean_square(src, n) : 0.0f;
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    const float* x = src + b * kQK;
+    float weights[kQK];
+    if (importance) importance_weights(x, importance + b * kQK, sigma2, kQK, weights);
+    const float* w = importance ? weights : nullptr;
+    uint8_t q[kQK];
+    if constexpr (F::kMin) {
+      quantize_asymmetric_block<F::kLevels>(x, w, &blocks[b].d, &blocks[b].m, q);
+    } else {
+      quantize_symmetric_block<F::kLevels>(x, w, &blocks[b].d, q);
+    }
+    F::pack(q, blocks[b]);
+  }
+}
+
+template <class F>
+float vec_dot_levels(int64_t n, const void* w, const void* x) {
+  const auto* wb = blocks_of<typename F::Block>(w);
+  const auto* xb = blocks_of<typename F::XBlock>(x);
+  float sum = 0;
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    uint8_t q[kQK];
+    F::unpack(wb[b], q);
+    if constexpr (F::kMin) {
+      const int isum = dot_levels(q, xb[b].qs, 0);
+      // sum_j (d_w q_j + m) * d_x x_j = d_w d_x sum q_j x_j + m * (d_x sum x_j) = ... + m * s
+      sum += (f16_to_f32(wb[b].d) * f16_to_f32(xb[b].d)) * isum +
+             f16_to_f32(wb[b].m) * f16_to_f32(xb[b].s);
+    } else {
+      const int isum = dot_levels(q, xb[b].qs, F::kLevels / 2);
+      sum += isum * f16_to_f32(wb[b].d) * f16_to_f32(xb[b].d);
+    }
+  }
+  return sum;
+}
+
 }  // namespace
 
-// ---- Q4_0 ----
-
 void dequantize_row_q4_0(const void* src, float* dst, int64_t n) {
-  const auto* blocks = blocks_of<BlockQ4_0>(src);
-  for (int64_t b = 0; b < n / kQK; ++b) {
-    const float d = f16_to_f32(blocks[b].d);
-    uint8_t q[kQK];
-    unpack_nibbles(blocks[b].qs, q);
-    for (int j = 0; j < kQK; ++j) dst[b * kQK + j] = (q[j] - 8) * d;
-  }
+  dequantize_levels<FmtQ4_0>(src, dst, n);
 }
-
 void quantize_row_q4_0(const float* src, void* dst, int64_t n, const float* importance) {
-  auto* blocks = blocks_of<BlockQ4_0>(dst);
-  const float sigma2 = importance ? mean_square(src, n) : 0.0f;
-  for (int64_t b = 0; b < n / kQK; ++b) {
-    const float* x = src + b * kQK;
-    float weights[kQK];
-    if (importance) importance_weights(x, importance + b * kQK, sigma2, kQK, weights);
-    uint8_t q[kQK];
-    quantize_symmetric_block<16>(x, importance ? weights : nullptr, &blocks[b].d, q);
-    pack_nibbles(q, blocks[b].qs);
-  }
+  quantize_levels<FmtQ4_0>(src, dst, n, importance);
 }
-
 float vec_dot_q4_0(int64_t n, const void* w, const void* x) {
-  const auto* wb = blocks_of<BlockQ4_0>(w);
-  const auto* xb = blocks_of<BlockQ8_0>(x);
-  float sum = 0;
-  for (int64_t b = 0; b < n / kQK; ++b) {
-    uint8_t q[kQK];
-    unpack_nibbles(wb[b].qs, q);
-    const int isum = dot_levels(q, xb[b].qs, 8);
-    sum += isum * f16_to_f32(wb[b].d) * f16_to_f32(xb[b].d);
-  }
-  return sum;
+  return vec_dot_levels<FmtQ4_0>(n, w, x);
 }
-
-// ---- Q4_1 ----
 
 void dequantize_row_q4_1(const void* src, float* dst, int64_t n) {
-  const auto* blocks = blocks_of<BlockQ4_1>(src);
-  for (int64_t b = 0; b < n / kQK; ++b) {
-    const float d = f16_to_f32(blocks[b].d);
-    const float m = f16_to_f32(blocks[b].m);
-    uint8_t q[kQK];
-    unpack_nibbles(blocks[b].qs, q);
-    for (int j = 0; j < kQK; ++j) dst[b * kQK + j] = q[j] * d + m;
-  }
+  dequantize_levels<FmtQ4_1>(src, dst, n);
 }
-
 void quantize_row_q4_1(const float* src, void* dst, int64_t n, const float* importance) {
-  auto* blocks = blocks_of<BlockQ4_1>(dst);
-  const float sigma2 = importance ? mean_square(src, n) : 0.0f;
-  for (int64_t b = 0; b < n / kQK; ++b) {
-    const float* x = src + b * kQK;
-    float weights[kQK];
-    if (importance) importance_weights(x, importance + b * kQK, sigma2, kQK, weights);
-    uint8_t q[kQK];
-    quantize_asymmetric_block<16>(x, importance ? weights : nullptr, &blocks[b].d, &blocks[b].m, q);
-    pack_nibbles(q, blocks[b].qs);
-  }
+  quantize_levels<FmtQ4_1>(src, dst, n, importance);
 }
-
 float vec_dot_q4_1(int64_t n, const void* w, const void* x) {
-  const auto* wb = blocks_of<BlockQ4_1>(w);
-  const auto* xb = blocks_of<BlockQ8_1>(x);
-  float sum = 0;
-  for (int64_t b = 0; b < n / kQK; ++b) {
-    uint8_t q[kQK];
-    unpack_nibbles(wb[b].qs, q);
-    const int isum = dot_levels(q, xb[b].qs, 0);
-    // sum_j (d_w q_j + m) * d_x x_j = d_w d_x sum q_j x_j + m * (d_x sum x_j) = ... + m * s
-    sum += (f16_to_f32(wb[b].d) * f16_to_f32(xb[b].d)) * isum +
-           f16_to_f32(wb[b].m) * f16_to_f32(xb[b].s);
-  }
-  return sum;
+  return vec_dot_levels<FmtQ4_1>(n, w, x);
 }
-
-// ---- Q5_0 ----
 
 void dequantize_row_q5_0(const void* src, float* dst, int64_t n) {
-  const auto* blocks = blocks_of<BlockQ5_0>(src);
-  for (int64_t b = 0; b < n / kQK; ++b) {
-    const float d = f16_to_f32(blocks[b].d);
-    uint8_t q[kQK];
-    unpack_5bit(blocks[b].qs, blocks[b].qh, q);
-    for (int j = 0; j < kQK; ++j) dst[b * kQK + j] = (q[j] - 16) * d;
-  }
+  dequantize_levels<FmtQ5_0>(src, dst, n);
 }
-
 void quantize_row_q5_0(const float* src, void* dst, int64_t n, const float* importance) {
-  auto* blocks = blocks_of<BlockQ5_0>(dst);
-  const float sigma2 = importance ? mean_square(src, n) : 0.0f;
-  for (int64_t b = 0; b < n / kQK; ++b) {
-    const float* x = src + b * kQK;
-    float weights[kQK];
-    if (importance) importance_weights(x, importance + b * kQK, sigma2, kQK, weights);
-    uint8_t q[kQK];
-    quantize_symmetric_block<32>(x, importance ? weights : nullptr, &blocks[b].d, q);
-    pack_5bit(q, blocks[b].qs, blocks[b].qh);
-  }
+  quantize_levels<FmtQ5_0>(src, dst, n, importance);
 }
-
 float vec_dot_q5_0(int64_t n, const void* w, const void* x) {
-  const auto* wb = blocks_of<BlockQ5_0>(w);
-  const auto* xb = blocks_of<BlockQ8_0>(x);
-  float sum = 0;
-  for (int64_t b = 0; b < n / kQK; ++b) {
-    uint8_t q[kQK];
-    unpack_5bit(wb[b].qs, wb[b].qh, q);
-    const int isum = dot_levels(q, xb[b].qs, 16);
-    sum += isum * f16_to_f32(wb[b].d) * f16_to_f32(xb[b].d);
-  }
-  return sum;
+  return vec_dot_levels<FmtQ5_0>(n, w, x);
 }
-
-// ---- Q5_1 ----
 
 void dequantize_row_q5_1(const void* src, float* dst, int64_t n) {
-  const auto* blocks = blocks_of<BlockQ5_1>(src);
-  for (int64_t b = 0; b < n / kQK; ++b) {
-    const float d = f16_to_f32(blocks[b].d);
-    const float m = f16_to_f32(blocks[b].m);
-    uint8_t q[kQK];
-    unpack_5bit(blocks[b].qs, blocks[b].qh, q);
-    for (int j = 0; j < kQK; ++j) dst[b * kQK + j] = q[j] * d + m;
-  }
+  dequantize_levels<FmtQ5_1>(src, dst, n);
 }
-
 void quantize_row_q5_1(const float* src, void* dst, int64_t n, const float* importance) {
-  auto* blocks = blocks_of<BlockQ5_1>(dst);
-  const float sigma2 = importance ? mean_square(src, n) : 0.0f;
-  for (int64_t b = 0; b < n / kQK; ++b) {
-    const float* x = src + b * kQK;
-    float weights[kQK];
-    if (importance) importance_weights(x, importance + b * kQK, sigma2, kQK, weights);
-    uint8_t q[kQK];
-    quantize_asymmetric_block<32>(x, importance ? weights : nullptr, &blocks[b].d, &blocks[b].m, q);
-    pack_5bit(q, blocks[b].qs, blocks[b].qh);
-  }
+  quantize_levels<FmtQ5_1>(src, dst, n, importance);
 }
-
 float vec_dot_q5_1(int64_t n, const void* w, const void* x) {
-  const auto* wb = blocks_of<BlockQ5_1>(w);
-  const auto* xb = blocks_of<BlockQ8_1>(x);
-  float sum = 0;
-  for (int64_t b = 0; b < n / kQK; ++b) {
-    uint8_t q[kQK];
-    unpack_5bit(wb[b].qs, wb[b].qh, q);
-    const int isum = dot_levels(q, xb[b].qs, 0);
-    sum += (f16_to_f32(wb[b].d) * f16_to_f32(xb[b].d)) * isum +
-           f16_to_f32(wb[b].m) * f16_to_f32(xb[b].s);
-  }
-  return sum;
+  return vec_dot_levels<FmtQ5_1>(n, w, x);
 }
 
 // ---- Q8_0 ----
