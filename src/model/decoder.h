@@ -6,6 +6,8 @@
 
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "model/blocks.h"
 #include "model/weights.h"
@@ -46,3 +48,27 @@ void decoder_forward(const Batch& batch, const ModelConfig& c, const DecoderOutp
                      const std::string& where, ForwardScratch& s, ThreadPool& pool, float* out);
 
 }  // namespace pocket::blocks
+
+namespace pocket {
+
+// A model of that frame: the family's constructor reads its config and binds ends_ and
+// layers_ (and the RoPE parameters they point at); the forward pass is the frame's.
+class DecoderModel : public Model {
+ public:
+  void forward(const Batch& batch, ForwardScratch& s, ThreadPool& pool, float* out) const override {
+    blocks::decoder_forward(batch, config_, ends_, layers_, activation_, file_.path(), s, pool,
+                            out);
+  }
+
+ protected:
+  DecoderModel(gguf::File file, blocks::Activation activation)
+      : Model(std::move(file)), activation_(activation) {}
+
+  blocks::DecoderOutput ends_;
+  std::vector<blocks::DecoderLayer> layers_;
+
+ private:
+  blocks::Activation activation_;
+};
+
+}  // namespace pocket

@@ -35,9 +35,10 @@ float gemma_query_scale(const ModelConfig& c, GemmaVariant variant) {
   return 1.0f / std::sqrt(static_cast<float>(scalar));
 }
 
-class GemmaModel final : public Model {
+class GemmaModel final : public DecoderModel {
  public:
-  GemmaModel(gguf::File file, GemmaVariant variant) : Model(std::move(file)), variant_(variant) {
+  GemmaModel(gguf::File file, GemmaVariant variant)
+      : DecoderModel(std::move(file), blocks::Activation::GeluF16), variant_(variant) {
     const char* prefix = variant == GemmaVariant::Gemma2 ? "gemma2" : "gemma3";
     auto key = [&](std::string_view suffix) { return arch_key(prefix, suffix); };
     config_ = read_decoder_config(file_, prefix);
@@ -68,11 +69,6 @@ class GemmaModel final : public Model {
     bind();
   }
 
-  void forward(const Batch& batch, ForwardScratch& s, ThreadPool& pool, float* out) const override {
-    blocks::decoder_forward(batch, config_, ends_, layers_, blocks::Activation::GeluF16,
-                            file_.path(), s, pool, out);
-  }
-
  private:
   // The GGUF tensor names of the Gemma family beyond the shared ones (blocks::bind_decoder_*):
   // the post-attention and post-FFN norms, Gemma 3's per-head q/k norms.
@@ -100,10 +96,8 @@ class GemmaModel final : public Model {
   }
 
   GemmaVariant variant_;
-  blocks::DecoderOutput ends_;
   kernels::RopeParams rope_global_;  // full-attention layers
   kernels::RopeParams rope_local_;   // sliding-window layers (gemma3: own base)
-  std::vector<blocks::DecoderLayer> layers_;
 };
 
 }  // namespace

@@ -13,18 +13,13 @@
 namespace pocket {
 namespace {
 
-class LlamaModel final : public Model {
+class LlamaModel final : public DecoderModel {
  public:
-  explicit LlamaModel(gguf::File file) : Model(std::move(file)) {
+  explicit LlamaModel(gguf::File file) : DecoderModel(std::move(file), blocks::Activation::Silu) {
     config_ = read_decoder_config(file_, "llama");
     // Mistral 7B v0.1 windows every layer; most llama-layout files have no window (0).
     config_.sliding_window = file_.get_int("llama.attention.sliding_window", 0);
     bind();
-  }
-
-  void forward(const Batch& batch, ForwardScratch& s, ThreadPool& pool, float* out) const override {
-    blocks::decoder_forward(batch, config_, ends_, layers_, blocks::Activation::Silu, file_.path(),
-                            s, pool, out);
   }
 
  private:
@@ -40,9 +35,7 @@ class LlamaModel final : public Model {
     }
   }
 
-  blocks::DecoderOutput ends_;
   kernels::RopeParams rope_;
-  std::vector<blocks::DecoderLayer> layers_;
 };
 
 }  // namespace

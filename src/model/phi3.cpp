@@ -10,9 +10,9 @@
 namespace pocket {
 namespace {
 
-class Phi3Model final : public Model {
+class Phi3Model final : public DecoderModel {
  public:
-  explicit Phi3Model(gguf::File file) : Model(std::move(file)) {
+  explicit Phi3Model(gguf::File file) : DecoderModel(std::move(file), blocks::Activation::Silu) {
     config_ = read_decoder_config(file_, "phi3");
     ModelConfig& c = config_;
     c.rope_style = RopeStyle::Neox;
@@ -21,11 +21,6 @@ class Phi3Model final : public Model {
     // LongRoPE scales cos/sin by sqrt(1 + ln(s) / ln(original context)); converters store it.
     c.rope_attn_factor = static_cast<float>(file_.get_float("phi3.rope.scaling.attn_factor", 1.0));
     bind();
-  }
-
-  void forward(const Batch& batch, ForwardScratch& s, ThreadPool& pool, float* out) const override {
-    blocks::decoder_forward(batch, config_, ends_, layers_, blocks::Activation::Silu, file_.path(),
-                            s, pool, out);
   }
 
  private:
@@ -62,10 +57,8 @@ class Phi3Model final : public Model {
   }
 
   int64_t n_ctx_original_ = 0;
-  blocks::DecoderOutput ends_;
   kernels::RopeParams rope_short_;  // contexts up to n_ctx_original_
   kernels::RopeParams rope_long_;   // longer contexts (same as short without LongRoPE)
-  std::vector<blocks::DecoderLayer> layers_;
 };
 
 }  // namespace

@@ -12,9 +12,10 @@ namespace {
 
 enum class QwenVariant { Qwen2, Qwen3 };
 
-class QwenModel final : public Model {
+class QwenModel final : public DecoderModel {
  public:
-  QwenModel(gguf::File file, QwenVariant variant) : Model(std::move(file)), variant_(variant) {
+  QwenModel(gguf::File file, QwenVariant variant)
+      : DecoderModel(std::move(file), blocks::Activation::Silu), variant_(variant) {
     const char* prefix = variant == QwenVariant::Qwen2 ? "qwen2" : "qwen3";
     config_ = read_decoder_config(file_, prefix);
     config_.rope_style = RopeStyle::Neox;
@@ -26,11 +27,6 @@ class QwenModel final : public Model {
            config_.head_dim, " (not supported)");
     }
     bind();
-  }
-
-  void forward(const Batch& batch, ForwardScratch& s, ThreadPool& pool, float* out) const override {
-    blocks::decoder_forward(batch, config_, ends_, layers_, blocks::Activation::Silu, file_.path(),
-                            s, pool, out);
   }
 
  private:
@@ -55,9 +51,7 @@ class QwenModel final : public Model {
   }
 
   QwenVariant variant_;
-  blocks::DecoderOutput ends_;
   kernels::RopeParams rope_;
-  std::vector<blocks::DecoderLayer> layers_;
 };
 
 }  // namespace
