@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "tensor/blocks.h"
 #include "tensor/fp16.h"
@@ -157,38 +158,38 @@ int dot_levels(const uint8_t* q, const int8_t* x, int offset) {
 // ---- Q4_0, Q4_1, Q5_0, Q5_1: levels of 4 or 5 bits, symmetric (q - kLevels / 2) * d or
 //      asymmetric q * d + m, against Q8_0 or Q8_1 activations ----
 
-struct FmtQ4_0 {
-  using Block = BlockQ4_0;
-  using XBlock = BlockQ8_0;
-  static constexpr int kLevels = 16;
-  static constexpr bool kMin = false;
-  static void unpack(const Block& b, uint8_t* q) { unpack_nibbles(b.qs, q); }
-  static void pack(const uint8_t* q, Block& b) { pack_nibbles(q, b.qs); }
+// What a format's block holds decides the rest: a fifth bit (qh) makes 32 levels, a min (m)
+// makes it asymmetric, against Q8_1 activations (their block sums s carry the min's term).
+template <class B>
+struct LevelFormat {
+  using Block = B;
+  static constexpr bool kFifthBit = requires(const B& b) { b.qh; };
+  static constexpr bool kMin = requires(const B& b) { b.m; };
+  static constexpr int kLevels = kFifthBit ? 32 : 16;
+  using XBlock = std::conditional_t<kMin, BlockQ8_1, BlockQ8_0>;
+
+  static void unpack(const B& b, uint8_t* q) {
+    if constexpr (kFifthBit) {
+      unpack_5bit(b.qs, b.qh, q);
+    } else {
+      unpack_nibbles(b.qs, q);
+    }
+  }
+  static void pack(const uint8_t* q, B& b) {
+    if constexpr (kFifthBit) {
+      pack_5bit(q, b.qs, b.qh);
+    } else {
+      pack_nibbles(q, b.qs);
+    }
+  }
 };
-struct FmtQ4_1 {
-  using Block = BlockQ4_1;
-  using XBlock = BlockQ8_1;
-  static constexpr int kLevels = 16;
-  static constexpr bool kMin = true;
-  static void unpack(const Block& b, uint8_t* q) { unpack_nibbles(b.qs, q); }
-  static void pack(const uint8_t* q, Block& b) { pack_nibbles(q, b.qs); }
-};
-struct FmtQ5_0 {
-  using Block = BlockQ5_0;
-  using XBlock = BlockQ8_0;
-  static constexpr int kLevels = 32;
-  static constexpr bool kMin = false;
-  static void unpack(const Block& b, uint8_t* q) { unpack_5bit(b.qs, b.qh, q); }
-  static void pack(const uint8_t* q, Block& b) { pack_5bit(q, b.qs, b.qh); }
-};
-struct FmtQ5_1 {
-  using Block = BlockQ5_1;
-  using XBlock = BlockQ8_1;
-  static constexpr int kLevels = 32;
-  static constexpr bool kMin = true;
-  static void unpack(const Block& b, uint8_t* q) { unpack_5bit(b.qs, b.qh, q); }
-  static void pack(const uint8_t* q, Block& b) { pack_5bit(q, b.qs, b.qh); }
-};
+using FmtQ4_0 = LevelFormat<BlockQ4_0>;
+using FmtQ4_1 = LevelFormat<BlockQ4_1>;
+using FmtQ5_0 = LevelFormat<BlockQ5_0>;
+using FmtQ5_1 = LevelFormat<BlockQ5_1>;
+static_assert(!FmtQ4_0::kMin && FmtQ4_1::kMin && !FmtQ5_0::kMin && FmtQ5_1::kMin);
+static_assert(FmtQ4_0::kLevels == 16 && FmtQ4_1::kLevels == 16 && FmtQ5_0::kLevels == 32 &&
+              FmtQ5_1::kLevels == 32);
 
 template <class F>
 void dequantize_levels(const void* src, float* dst, int64_t n) {
