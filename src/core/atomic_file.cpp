@@ -24,7 +24,7 @@ void write_file_atomically(const std::string& path, const std::function<void(std
   if (std::fclose(out) != 0 || !written) {
     const int err = written ? errno : write_errno;
     std::remove(tmp.c_str());
-    fail(path, ": write failed: ", std::strerror(err));
+    fail(path, ": write failed: ", err != 0 ? std::strerror(err) : "unknown error");
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
