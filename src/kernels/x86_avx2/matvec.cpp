@@ -221,7 +221,11 @@ struct ScaleMinKernel {
       const BlockQ8_K& xb = x[b];
       const Block* wa[P];
       const Block* wb[P];
-      __m256i sc_m[P], qh[P][2] = {}, isums[kPairs] = {}, min_sums[kPairs] = {};
+      __m256i sc_m[P], qh[P][2], isums[kPairs], min_sums[kPairs];
+      // Zeroed one register at a time: an aggregate `= {}` let GCC zero a spilled sum with
+      // two 16-byte stores that its 32-byte reload could not be forwarded from.
+#pragma GCC unroll 2
+      for (int p = 0; p < kPairs; ++p) isums[p] = min_sums[p] = _mm256_setzero_si256();
 #pragma GCC unroll 2
       for (int p = 0; p < P; ++p) {
         wa[p] = &block_at<Block>(w, w_stride, 2 * p, b);
