@@ -48,6 +48,21 @@ inline __m256i word_broadcast_control(int lo, int hi) {
   return _mm256_set_m128i(lane(hi), lane(lo));
 }
 
+// An f16 value as a float in every lane: the half broadcast as loaded, then converted (two
+// instructions; converting it alone and broadcasting the float takes four).
+inline __m128 f16_broadcast(const Half& h) {
+  return _mm_cvtph_ps(_mm_set1_epi16(static_cast<short>(h)));
+}
+
+// A Q8_1 block's d in lanes 0-3 and s in lanes 4-7, as floats: both halves broadcast at once,
+// spread by one shuffle, converted together.
+inline __m256 f16_pair_broadcast(const BlockQ8_1& x) {
+  static_assert(offsetof(BlockQ8_1, s) == offsetof(BlockQ8_1, d) + 2);
+  const __m128i ds = _mm_set1_epi32(static_cast<int>(load_u32(&x.d)));
+  return _mm256_cvtph_ps(
+      _mm_shuffle_epi8(ds, _mm_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3)));
+}
+
 struct Q8_0Kernel {
   template <int R>
   [[gnu::always_inline]] static void run(int64_t n, const uint8_t* w, size_t w_stride, size_t ahead,
@@ -69,7 +84,7 @@ struct Q8_0Kernel {
       const __m128 dw = f16_lanes<R>(
           reinterpret_cast<const uint8_t*>(&block_at<BlockQ8_0>(w, w_stride, 0, b).d), w_stride);
       acc = _mm_add_ps(acc, _mm_mul_ps(_mm_mul_ps(_mm_cvtepi32_ps(row_sums<R>(dot)), dw),
-                                       _mm_set1_ps(f16_scalar(x[b].d))));
+                                       f16_broadcast(x[b].d)));
     }
     store_rows<R>(acc, out);
   }
@@ -135,21 +150,19 @@ struct LegacyKernel {
       }
       const __m128 isum = _mm_cvtepi32_ps(row_sums<R>(dot));
       const auto* first = reinterpret_cast<const uint8_t*>(&block_at<Block>(w, w_stride, 0, b));
-      const float dx = f16_scalar(x[b].d);
       if constexpr (F::kMin) {
         // Twin: sum += (d_w * d_x) * isum + m * s. d and m are adjacent: d of row r in lane r,
         // m in lane 4 + r, multiplied by d_x and s alike.
         static_assert(offsetof(Block, m) == offsetof(Block, d) + 2);
-        const __m256 dm =
-            _mm256_mul_ps(f16_pair_lanes<R>(first + offsetof(Block, d), w_stride),
-                          _mm256_setr_m128(_mm_set1_ps(dx), _mm_set1_ps(f16_scalar(x[b].s))));
+        const __m256 dm = _mm256_mul_ps(f16_pair_lanes<R>(first + offsetof(Block, d), w_stride),
+                                        f16_pair_broadcast(x[b]));
         acc = _mm_add_ps(acc, _mm_add_ps(_mm_mul_ps(_mm256_castps256_ps128(dm), isum),
                                          _mm256_extractf128_ps(dm, 1)));
       } else {
         // Twin: sum += isum * d_w * d_x.
         acc = _mm_add_ps(
             acc, _mm_mul_ps(_mm_mul_ps(isum, f16_lanes<R>(first + offsetof(Block, d), w_stride)),
-                            _mm_set1_ps(dx)));
+                            f16_broadcast(x[b].d)));
       }
     }
     store_rows<R>(acc, out);
