@@ -48,12 +48,6 @@ inline __m256i word_broadcast_control(int lo, int hi) {
   return _mm256_set_m128i(lane(hi), lane(lo));
 }
 
-// An f16 value as a float in every lane: the half broadcast as loaded, then converted (two
-// instructions; converting it alone and broadcasting the float takes four).
-inline __m128 f16_broadcast(const Half& h) {
-  return _mm_cvtph_ps(_mm_set1_epi16(static_cast<short>(h)));
-}
-
 // A Q8_1 block's d in lanes 0-3 and s in lanes 4-7, as floats: both halves broadcast at once,
 // spread by one shuffle, converted together.
 inline __m256 f16_pair_broadcast(const BlockQ8_1& x) {

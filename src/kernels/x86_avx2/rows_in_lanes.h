@@ -1,7 +1,7 @@
 // What the x86 decode kernels share for holding one weight row per lane: the transposing
 // reduction (R registers of int32 partial sums, one per row, to one register whose lane r is
-// row r's exact total), the gather of the rows' f16 scales, and the store of the rows'
-// results. Used by the AVX2 and AVX-512 matvec files (both are compiled with AVX2); internal
+// row r's exact total), the gather of the rows' f16 scales, the broadcast of an activation
+// block's f16 scale, and the store of the rows' results. Used by the AVX2 and AVX-512 matvec files (both are compiled with AVX2); internal
 // linkage like matvec_driver.h, so each ISA's copy stays in its own object file.
 #pragma once
 
@@ -64,6 +64,13 @@ inline __m128 f16_lanes(const uint8_t* p, size_t stride) {
   if constexpr (R > 2) v = _mm_insert_epi16(v, f16_bits(p + 2 * stride), 2);
   if constexpr (R > 3) v = _mm_insert_epi16(v, f16_bits(p + 3 * stride), 3);
   return _mm_cvtph_ps(v);
+}
+
+// An f16 value (an activation block's scale) as a float in every lane: the half broadcast as
+// loaded, then converted; two instructions, where converting it alone and broadcasting the
+// float takes four.
+inline __m128 f16_broadcast(uint16_t h) {
+  return _mm_cvtph_ps(_mm_set1_epi16(static_cast<short>(h)));
 }
 
 // Lane r of acc (row r's running sum) to out[r], for r < R.

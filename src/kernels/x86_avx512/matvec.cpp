@@ -23,8 +23,9 @@ const Block* row_blocks(const uint8_t* w, size_t w_stride, int r) {
   return reinterpret_cast<const Block*>(w + static_cast<size_t>(r) * w_stride);
 }
 
-// The 256- and 128-bit reductions, the f16 scale gather and the row store
+// The 256- and 128-bit reductions, the f16 scale gather and broadcast, and the row store
 // (x86_avx2/rows_in_lanes.h); the 512-bit reduction below.
+using avx2::f16_broadcast;
 using avx2::f16_lanes;
 using avx2::row_sums;
 using avx2::store_rows;
@@ -78,8 +79,8 @@ struct LegacyKernel {
     auto add_block = [&](__m128i isums, int64_t b) {
       const __m128 dw = f16_lanes<R>(
           reinterpret_cast<const uint8_t*>(&row_blocks<Block>(w, w_stride, 0)[b].d), w_stride);
-      acc = _mm_add_ps(
-          acc, _mm_mul_ps(_mm_mul_ps(_mm_cvtepi32_ps(isums), dw), _mm_set1_ps(f16_scalar(x[b].d))));
+      acc = _mm_add_ps(acc,
+                       _mm_mul_ps(_mm_mul_ps(_mm_cvtepi32_ps(isums), dw), f16_broadcast(x[b].d)));
     };
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2) {
